@@ -1,0 +1,127 @@
+"""Baseline scorer: jieba words + character n-grams, TF-IDF, one-vs-rest logistic regression.
+
+Saved without pickle: the vocabulary and settings are JSON, the IDF weights
+and the per-label coefficients a safetensors file. Loading rebuilds the same
+scikit-learn vectoriser, so training and inference share one code path.
+"""
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import jieba
+import numpy as np
+from safetensors.numpy import load_file, save_file
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from .normalize import normalize_text
+
+ARCHITECTURE = "nlpguard.TfidfLogReg.v1"
+WEIGHTS_FILE = "baseline.safetensors"
+VOCAB_FILE = "baseline_vocab.json"
+
+# Domain words jieba should keep whole, so that e.g. 通讯录 is one word feature.
+DOMAIN_WORDS = (
+    "通讯录", "爆通讯录", "通话记录", "紧急联系人", "老赖", "不要脸", "上门", "曝光", "朋友圈",
+    "坐牢", "立案", "拘留", "逮捕", "征信", "罚息", "视为同意", "不可撤销", "最终解释权",
+    "包括但不限于", "不承担任何责任", "概不负责", "单方", "催收", "逾期", "法务部",
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _tokenizer() -> jieba.Tokenizer:
+    jieba.setLogLevel(60)
+    tokenizer = jieba.Tokenizer()
+    for word in DOMAIN_WORDS:
+        tokenizer.add_word(word, freq=20000)
+    return tokenizer
+
+
+def analyze(text: str, char_ngrams: tuple[int, int] = (1, 3)) -> list[str]:
+    """Features of one text: its jieba words (``w:``), word bigrams (``b:``) and char n-grams (``c:``).
+
+    The text is normalised first (see :mod:`nlpguard.normalize`).
+    """
+    norm = normalize_text(text)
+    words = [w for w in _tokenizer().lcut(norm) if w.strip()]
+    features = [f"w:{w}" for w in words]
+    features += [f"b:{a}|{b}" for a, b in zip(words, words[1:])]
+    compact = norm.replace(" ", "")
+    low, high = char_ngrams
+    for n in range(low, high + 1):
+        features += [f"c:{compact[i:i + n]}" for i in range(len(compact) - n + 1)]
+    return features
+
+
+class TfidfLogReg:
+    """Multi-label TF-IDF + logistic-regression scorer with independent sigmoid scores."""
+
+    def __init__(self, labels: list[str], vectorizer: TfidfVectorizer, coef: np.ndarray, intercept: np.ndarray):
+        self.labels = list(labels)
+        self.vectorizer = vectorizer
+        self.coef = coef.astype(np.float32)
+        self.intercept = intercept.astype(np.float32)
+
+    @staticmethod
+    def _vectorizer(vocabulary: dict[str, int] | None = None, min_df: int = 2, max_features: int | None = 300_000) -> TfidfVectorizer:
+        return TfidfVectorizer(analyzer=analyze, sublinear_tf=True, min_df=min_df, max_features=max_features,
+                               vocabulary=vocabulary, dtype=np.float32)
+
+    @classmethod
+    def fit(cls, texts: list[str], targets: np.ndarray, labels: list[str], c: float = 4.0,
+            min_df: int = 2, max_features: int = 300_000, sample_weight: np.ndarray | None = None) -> "TfidfLogReg":
+        """Fit one balanced logistic regression per label on TF-IDF features.
+
+        Args:
+            texts: training texts.
+            targets: 0/1 array of shape (len(texts), len(labels)).
+            labels: label ids, in column order of ``targets``.
+            c: inverse regularisation strength of each logistic regression.
+            min_df: drop features seen in fewer documents.
+            max_features: keep at most this many features (most frequent first).
+            sample_weight: optional per-text weights.
+        """
+        vectorizer = cls._vectorizer(min_df=min_df, max_features=max_features)
+        features = vectorizer.fit_transform(texts)
+        coef = np.zeros((len(labels), features.shape[1]), dtype=np.float32)
+        intercept = np.zeros(len(labels), dtype=np.float32)
+        for k, label in enumerate(labels):
+            column = targets[:, k]
+            if column.min() == column.max():
+                raise ValueError(f"label {label!r} has {'no' if column.max() == 0 else 'only'} positive examples in training data")
+            model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, solver="liblinear")
+            model.fit(features, column, sample_weight=sample_weight)
+            coef[k] = model.coef_[0]
+            intercept[k] = model.intercept_[0]
+        return cls(labels, vectorizer, coef, intercept)
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        """Return sigmoid scores of shape (len(texts), len(labels))."""
+        if not texts:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        logits = self.vectorizer.transform(texts) @ self.coef.T + self.intercept
+        return (1.0 / (1.0 + np.exp(-np.asarray(logits)))).astype(np.float32)
+
+    def save(self, directory: str | Path) -> None:
+        """Write the vocabulary (JSON) and weights (safetensors) into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        vocabulary = sorted(self.vectorizer.vocabulary_, key=self.vectorizer.vocabulary_.get)
+        (directory / VOCAB_FILE).write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
+        save_file({"idf": self.vectorizer.idf_.astype(np.float32), "coef": self.coef, "intercept": self.intercept},
+                  str(directory / WEIGHTS_FILE))
+
+    @classmethod
+    def load(cls, directory: str | Path, labels: list[str]) -> "TfidfLogReg":
+        """Load a scorer saved by :meth:`save`; ``labels`` come from the model config."""
+        directory = Path(directory)
+        vocabulary = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
+        tensors = load_file(str(directory / WEIGHTS_FILE))
+        coef, intercept, idf = tensors["coef"], tensors["intercept"], tensors["idf"]
+        if coef.shape != (len(labels), len(vocabulary)) or idf.shape != (len(vocabulary),):
+            raise ValueError(f"weights in {directory} do not match its vocabulary ({len(vocabulary)}) and labels ({len(labels)})")
+        vectorizer = cls._vectorizer(vocabulary={term: i for i, term in enumerate(vocabulary)})
+        vectorizer.idf_ = idf
+        return cls(labels, vectorizer, coef, intercept)

@@ -1,0 +1,234 @@
+"""The ``nlpguard`` command: a thin layer over :class:`Guard`, training and evaluation.
+
+Exit codes: 0 all records scanned; 1 some records carried an error (or a data
+file has problems); 2 usage error (bad option, missing file, unusable model),
+reported as one line on standard error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from itertools import islice
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from .errors import NlpguardError
+from .inputs import LINE_FORMATS, InputRecord, check_input, read_inputs
+from .outputs import FORMATS, WRITERS
+from .taxonomy import TASKS
+
+
+class UsageError(Exception):
+    """A problem with the command line; exits 2 with one line on stderr."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        raise UsageError(message)
+
+
+def parse_thresholds(items: list[str]) -> dict[str, float]:
+    """``["intimidation=0.7", ...]`` -> ``{"intimidation": 0.7}``; UsageError on bad syntax."""
+    thresholds = {}
+    for item in items:
+        label, sep, value = item.partition("=")
+        try:
+            thresholds[label.strip()] = float(value)
+        except ValueError:
+            raise UsageError(f"--threshold expects LABEL=VALUE with a number, got {item!r}") from None
+        if not sep or not label.strip():
+            raise UsageError(f"--threshold expects LABEL=VALUE, got {item!r}")
+    return thresholds
+
+
+def _batches(records: Iterable[InputRecord], size: int) -> Iterator[list[InputRecord]]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _all_records(inputs: list[str], task: str, declared: str | None) -> Iterator[InputRecord]:
+    for path in inputs:
+        yield from read_inputs(path, task, declared)
+
+
+def cmd_scan(args: argparse.Namespace) -> int:
+    """Scan inputs and write one output record per input record."""
+    from tqdm import tqdm
+
+    from .guard import Guard
+
+    if args.batch_size < 1:
+        raise UsageError("--batch-size must be at least 1")
+    overrides = parse_thresholds(args.threshold)
+    guard = Guard.load(args.model)
+    try:
+        thresholds = guard.thresholds(args.task, overrides)
+    except ValueError as exc:
+        raise UsageError(f"--threshold: {exc}") from None
+    for path in args.inputs:
+        try:
+            check_input(path, args.task, args.input_format)
+        except (OSError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+    labels = guard.labels(args.task)
+    stream = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    writer = WRITERS[args.format](stream, labels)
+    errors = 0
+    progress = tqdm(unit=" records", file=sys.stderr, disable=None if args.progress == "auto" else args.progress == "off",
+                    desc="nlpguard scan", mininterval=1.0)
+    try:
+        for batch in _batches(_all_records(args.inputs, args.task, args.input_format), args.batch_size):
+            valid = [r for r in batch if r.error is None]
+            results = iter(guard.scan([r.text for r in valid], args.task, thresholds, batch_size=args.batch_size))
+            for record in batch:
+                if record.error is not None:
+                    errors += 1
+                    writer.write({"id": record.id, "error": record.error})
+                else:
+                    writer.write({"id": record.id, **next(results)})
+            progress.update(len(batch))
+        writer.close()
+    finally:
+        progress.close()
+        if args.output:
+            stream.close()
+    if errors:
+        print(f"nlpguard scan: {errors} record(s) could not be scanned (see their 'error' field)", file=sys.stderr)
+    return 1 if errors else 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train a model directory from a config file and/or options."""
+    from .train import TrainConfig, train
+
+    settings = json.loads(Path(args.config).read_text(encoding="utf-8")) if args.config else {}
+    for key in ("task", "data", "output", "backbone", "corpora", "aggregation", "target_precision", "c", "min_df",
+                "max_features", "seed"):
+        value = getattr(args, key)
+        if value is not None:
+            settings[key] = value
+    if args.extra_negatives is not None:
+        settings["extra_negatives"] = [] if args.extra_negatives == "none" else args.extra_negatives.split(",")
+    missing = [k for k in ("task", "data", "output") if k not in settings]
+    if missing:
+        raise UsageError(f"train needs {', '.join('--' + k for k in missing)} (or a --config file naming them)")
+    try:
+        config = TrainConfig.from_dict(settings)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"train: {exc}") from None
+    train(config, log=lambda line: print(line, file=sys.stderr))
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    """Evaluate a model on labelled files; print metrics, write errors."""
+    from .data import read_examples
+    from .evaluation import evaluate
+    from .guard import Guard
+
+    guard = Guard.load(args.model)
+    model = guard.model(args.task)
+    try:
+        thresholds = guard.thresholds(args.task, parse_thresholds(args.threshold))
+    except ValueError as exc:
+        raise UsageError(f"--threshold: {exc}") from None
+    examples = [e for path in args.data for e in read_examples(path, args.task)]
+    metrics, errors = evaluate(model, examples, thresholds)
+    print(f"{'label':<22}{'P':>7}{'R':>7}{'F1':>7}{'PR-AUC':>8}{'support':>9}{'tp':>6}{'fp':>6}{'fn':>6}")
+    for label, m in metrics["labels"].items():
+        auc = "-" if m["pr_auc"] is None else f"{m['pr_auc']:.3f}"
+        print(f"{label:<22}{m['precision']:>7.3f}{m['recall']:>7.3f}{m['f1']:>7.3f}{auc:>8}{m['support']:>9}"
+              f"{m['tp']:>6}{m['fp']:>6}{m['fn']:>6}")
+    print(f"macro-F1 {metrics['macro_f1']:.4f}  micro-F1 {metrics['micro_f1']:.4f}  n={metrics['n']}  "
+          f"any-label FP rate on compliant {metrics['any_label_false_positive_rate']:.4f}")
+    if args.output:
+        Path(args.output).write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    if args.errors:
+        with open(args.errors, "w", encoding="utf-8") as handle:
+            for error in errors:
+                handle.write(json.dumps(error, ensure_ascii=False) + "\n")
+        print(f"{len(errors)} misclassified records written to {args.errors}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check data files; print each problem with its FILE:LINE."""
+    from .data import validate_file
+
+    problems = [p for path in args.files for p in validate_file(path, args.task)]
+    for problem in problems:
+        print(problem)
+    print(f"{len(args.files)} file(s), {len(problems)} problem(s)", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``nlpguard`` command."""
+    parser = _Parser(prog="nlpguard", description="Flag abusive collection messages and consent clauses in Chinese text.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    scan = commands.add_parser("scan", help="scan messages or agreement documents")
+    scan.add_argument("inputs", nargs="+", metavar="INPUT", help="file (.jsonl .csv .txt; documents for clauses) or - for stdin")
+    scan.add_argument("--task", required=True, choices=TASKS)
+    scan.add_argument("--model", help="model directory or packaged model name (default: the embedded default)")
+    scan.add_argument("--output", help="output file (default: standard output)")
+    scan.add_argument("--format", default="jsonl", choices=FORMATS)
+    scan.add_argument("--threshold", action="append", default=[], metavar="LABEL=VALUE", help="override a label's threshold")
+    scan.add_argument("--batch-size", type=int, default=256)
+    scan.add_argument("--input-format", choices=LINE_FORMATS, help="how to read the inputs (standard input defaults to jsonl)")
+    scan.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar on stderr (auto: when a terminal)")
+    scan.set_defaults(func=cmd_scan)
+
+    train = commands.add_parser("train", help="train a model directory")
+    train.add_argument("--config", help="JSON file of training settings (options override it)")
+    train.add_argument("--task", choices=TASKS)
+    train.add_argument("--data", help="folder with train/dev/test.jsonl, or one JSONL file to split by group")
+    train.add_argument("--output", help="model directory to write")
+    train.add_argument("--backbone", help="baseline")
+    train.add_argument("--extra-negatives", help="comma-separated corpora (nus_sms_zh,fbs_spam_sms,cold) or none")
+    train.add_argument("--corpora", help="folder of the reference corpora (default ../shared/corpora)")
+    train.add_argument("--aggregation", choices=("max_sentence", "whole"))
+    train.add_argument("--target-precision", type=float)
+    train.add_argument("--c", type=float)
+    train.add_argument("--min-df", type=int)
+    train.add_argument("--max-features", type=int)
+    train.add_argument("--seed", type=int)
+    train.set_defaults(func=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="metrics of a model on labelled data")
+    evaluate.add_argument("--task", required=True, choices=TASKS)
+    evaluate.add_argument("--data", required=True, nargs="+", help="labelled JSONL file(s)")
+    evaluate.add_argument("--model", help="model directory or packaged name (default: embedded default)")
+    evaluate.add_argument("--threshold", action="append", default=[], metavar="LABEL=VALUE")
+    evaluate.add_argument("--output", help="write the metrics as JSON here")
+    evaluate.add_argument("--errors", help="write misclassified records (JSONL) here")
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    data = commands.add_parser("data", help="data file tools")
+    data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    validate = data_commands.add_parser("validate", help="check labelled JSONL files")
+    validate.add_argument("files", nargs="+")
+    validate.add_argument("--task", choices=TASKS)
+    validate.set_defaults(func=cmd_validate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except (UsageError, NlpguardError) as exc:
+        print(f"nlpguard: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        print("nlpguard: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

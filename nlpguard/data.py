@@ -1,0 +1,162 @@
+"""Labelled data files: JSON Lines ``{"id", "text", "labels": [...]}`` plus optional fields.
+
+:func:`validate_file` lists every problem of a file, naming the line;
+:func:`read_examples` returns the records of a valid file or raises
+:class:`~nlpguard.errors.DataError` with those problems. :func:`group_split`
+makes reproducible splits in which all variants of one source text (one
+``group``) fall into the same split.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import DataError
+from .taxonomy import TASKS, task_labels
+
+SPLITS = ("train", "dev", "test")
+
+
+@dataclass
+class Example:
+    """One labelled text."""
+
+    id: str
+    text: str
+    labels: list[str]
+    group: str = ""
+    source: str = ""
+    tags: list[str] = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """The record as written to a data file (optional fields only when set)."""
+        record = {"id": self.id, "text": self.text, "labels": self.labels}
+        if self.group:
+            record["group"] = self.group
+        if self.source:
+            record["source"] = self.source
+        if self.tags:
+            record["tags"] = self.tags
+        record.update(self.extra)
+        return record
+
+
+def infer_task(labels: set[str]) -> str | None:
+    """The task whose label set contains all of ``labels`` (None when empty or mixed)."""
+    for task in TASKS:
+        if labels and labels <= set(task_labels(task)):
+            return task
+    return None
+
+
+def _parse(path: Path, allowed: set[str] | None) -> tuple[list[Example], list[str]]:
+    examples: list[Example] = []
+    problems: list[str] = []
+    seen_ids: dict[str, int] = {}
+    seen_texts: dict[str, int] = {}
+    known = {label for task in TASKS for label in task_labels(task)}
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            where = f"{path}:{number}"
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                problems.append(f"{where}: not valid UTF-8 ({exc.reason} at byte {exc.start})")
+                continue
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as exc:
+                problems.append(f"{where}: bad JSON ({exc.msg} at column {exc.colno})")
+                continue
+            if not isinstance(record, dict):
+                problems.append(f"{where}: expected a JSON object, got {type(record).__name__}")
+                continue
+            text, labels, rid = record.get("text"), record.get("labels"), record.get("id")
+            if not isinstance(text, str) or not text.strip():
+                problems.append(f"{where}: 'text' is missing, empty or not a string")
+                continue
+            if rid is None or isinstance(rid, (dict, list)) or str(rid) == "":
+                problems.append(f"{where}: 'id' is missing or not a string/number")
+                continue
+            rid = str(rid)
+            if not isinstance(labels, list) or not all(isinstance(l, str) for l in labels):
+                problems.append(f"{where}: 'labels' must be a list of label ids ([] for compliant)")
+                continue
+            unknown = [l for l in labels if l not in (allowed if allowed is not None else known)]
+            if unknown:
+                problems.append(f"{where}: unknown label(s) {unknown}")
+            if len(set(labels)) != len(labels):
+                problems.append(f"{where}: repeated label in {labels}")
+            if rid in seen_ids:
+                problems.append(f"{where}: duplicate id {rid!r} (first on line {seen_ids[rid]})")
+            seen_ids.setdefault(rid, number)
+            if text in seen_texts:
+                problems.append(f"{where}: duplicate text (first on line {seen_texts[text]})")
+            seen_texts.setdefault(text, number)
+            extra = {k: v for k, v in record.items() if k not in ("id", "text", "labels", "group", "source", "tags")}
+            examples.append(Example(rid, text, labels, str(record.get("group") or ""), str(record.get("source") or ""),
+                                    list(record.get("tags") or []), extra))
+    return examples, problems
+
+
+def validate_file(path: str | Path, task: str | None = None, extra_labels: list[str] | None = None) -> list[str]:
+    """Every problem of a data file, each naming ``FILE:LINE``; empty when the file is valid.
+
+    With ``task`` the labels must belong to that task (plus ``extra_labels``);
+    without it, to the taxonomy, and all to one task.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return [f"{path}: no such file"]
+    allowed = set(task_labels(task)) | set(extra_labels or []) if task else None
+    examples, problems = _parse(path, allowed)
+    if task is None and not problems:
+        used = {l for e in examples for l in e.labels}
+        if used and infer_task(used) is None:
+            problems.append(f"{path}: labels of more than one task {sorted(used)}")
+    return problems
+
+
+def read_examples(path: str | Path, task: str | None = None, extra_labels: list[str] | None = None) -> list[Example]:
+    """Read a valid data file; raise DataError listing the first problems otherwise."""
+    problems = validate_file(path, task, extra_labels)
+    if problems:
+        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+        raise DataError("; ".join(problems[:10]) + more)
+    allowed = set(task_labels(task)) | set(extra_labels or []) if task else None
+    return _parse(Path(path), allowed)[0]
+
+
+def write_examples(path: str | Path, examples: list[Example]) -> None:
+    """Write examples as JSON Lines (UTF-8, one object per line)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        for example in examples:
+            handle.write(json.dumps(example.to_dict(), ensure_ascii=False) + "\n")
+
+
+def bucket(key: str, seed: int = 0) -> float:
+    """A stable number in [0, 1) for ``key``: the same on every machine and Python run."""
+    digest = hashlib.sha256(f"{seed}:{key}".encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def group_split(examples: list[Example], dev: float = 0.1, test: float = 0.1, seed: int = 0) -> dict[str, list[Example]]:
+    """Split by ``group`` (or ``id`` when a record has none) so that no group straddles splits."""
+    splits: dict[str, list[Example]] = {name: [] for name in SPLITS}
+    for example in examples:
+        value = bucket(example.group or example.id, seed)
+        name = "test" if value < test else "dev" if value < test + dev else "train"
+        splits[name].append(example)
+    return splits
+
+
+def load_split(data_dir: str | Path, split: str, task: str) -> list[Example]:
+    """Read ``DATA_DIR/SPLIT.jsonl`` (e.g. ``data/messages/dev.jsonl``) for ``task``."""
+    return read_examples(Path(data_dir) / f"{split}.jsonl", task)

@@ -1,0 +1,83 @@
+"""Read agreement documents (.txt .md .html .pdf .docx) into plain text.
+
+Each reader returns the text that clause offsets refer to. Text files are
+decoded by :func:`decode_bytes` (UTF-8, UTF-16 with BOM, else the encoding
+charset-normalizer detects, e.g. GBK/GB18030); HTML keeps the main text only
+(trafilatura); PDF and DOCX use pypdf and python-docx.
+"""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from charset_normalizer import from_bytes
+
+DOCUMENT_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+
+
+class DocumentError(Exception):
+    """A document that cannot be read; the message says why."""
+
+
+def decode_bytes(data: bytes) -> str:
+    """Decode text bytes: UTF-8 (with or without BOM), UTF-16 with BOM, else the detected encoding."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(data).best()
+    if best is None:
+        raise DocumentError("undecodable bytes: not UTF-8/UTF-16 and no other encoding fits")
+    return str(best)
+
+
+def _html(data: bytes) -> str:
+    import trafilatura
+
+    text = trafilatura.extract(decode_bytes(data), include_comments=False, include_tables=True, favor_recall=True)
+    if not text:
+        raise DocumentError("no main text found in the HTML")
+    return text
+
+
+def _pdf(data: bytes) -> str:
+    from pypdf import PdfReader
+
+    try:
+        pages = [page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages]
+    except Exception as exc:  # pypdf raises many types for damaged files
+        raise DocumentError(f"unreadable PDF ({exc})") from exc
+    return "\n".join(pages)
+
+
+def _docx(data: bytes) -> str:
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx raises zip/xml errors for damaged files
+        raise DocumentError(f"unreadable DOCX ({exc})") from exc
+    return "\n".join(p.text for p in document.paragraphs)
+
+
+def read_document(path: str | Path) -> str:
+    """The text of one document, chosen by file suffix.
+
+    Raises:
+        DocumentError: unreadable, undecodable, unsupported or empty document.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in DOCUMENT_SUFFIXES:
+        raise DocumentError(f"unsupported document type {suffix or '(none)'}; supported: {' '.join(DOCUMENT_SUFFIXES)}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(f"cannot read file ({exc.strerror})") from exc
+    readers = {".html": _html, ".htm": _html, ".pdf": _pdf, ".docx": _docx}
+    text = readers.get(suffix, decode_bytes)(data)
+    if not text.strip():
+        raise DocumentError("document has no text")
+    return text

@@ -1,0 +1,13 @@
+"""Exceptions nlpguard raises on purpose; each message names the thing at fault."""
+
+
+class NlpguardError(Exception):
+    """Base class: a problem the user can fix, reported without a traceback by the CLI."""
+
+
+class ModelError(NlpguardError):
+    """A model name or directory that cannot be used (missing, corrupt, wrong task)."""
+
+
+class DataError(NlpguardError):
+    """A labelled data file that breaks the data format (names file and line)."""

@@ -1,0 +1,120 @@
+"""``Guard``: load a model once, scan texts, get interface records back.
+
+>>> from nlpguard import Guard
+>>> guard = Guard.load()                       # embedded default, offline
+>>> guard.scan("三天内不还钱就爆你通讯录", task="messages")["labels"]
+['privacy_disclosure']
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, overload
+
+from .errors import ModelError
+from .modeldir import LoadedModel, bundle_tasks, load_model, resolve
+from .scoring import evidence_for, score_texts
+from .taxonomy import check_task, families_of
+
+
+class Guard:
+    """Scans collection messages and agreement clauses with one model per task.
+
+    Create it with :meth:`load`; models of a bundle are loaded lazily, the
+    first time their task is scanned.
+    """
+
+    def __init__(self, model: str | Path | None = None):
+        self._source = model
+        self._path = resolve(model)
+        self._tasks = bundle_tasks(model)
+        if not self._tasks:
+            raise ModelError(f"{self._path} holds no nlpguard model")
+        self._models: dict[str, LoadedModel] = {}
+
+    @classmethod
+    def load(cls, model: str | Path | None = None) -> "Guard":
+        """Load the embedded default (``None``), a packaged model by name, a bundle or a model directory.
+
+        Raises:
+            ModelError: the model is missing, corrupt or unusable.
+        """
+        guard = cls(model)
+        if len(guard._tasks) == 1:
+            guard.model(guard._tasks[0])  # a single model is checked at once
+        return guard
+
+    @property
+    def tasks(self) -> list[str]:
+        """The tasks this guard can scan."""
+        return list(self._tasks)
+
+    def model(self, task: str) -> LoadedModel:
+        """The loaded model for ``task`` (loading it on first use)."""
+        check_task(task)
+        if task not in self._tasks:
+            raise ModelError(f"model {self._path} has no {task!r} model (it has: {', '.join(self._tasks)})")
+        if task not in self._models:
+            self._models[task] = load_model(self._source, task)
+        return self._models[task]
+
+    def labels(self, task: str) -> list[str]:
+        """Label ids the ``task`` model scores, in order."""
+        return list(self.model(task).spec.labels)
+
+    def thresholds(self, task: str, overrides: dict[str, float] | None = None) -> dict[str, float]:
+        """The ``task`` model's per-label thresholds with ``overrides`` applied.
+
+        Raises:
+            ValueError: an override names a label the model does not score, or is outside 0..1.
+        """
+        thresholds = dict(self.model(task).spec.thresholds)
+        for label, value in (overrides or {}).items():
+            if label not in thresholds:
+                raise ValueError(f"unknown label {label!r} for task {task!r}; labels: {', '.join(thresholds)}")
+            if not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"threshold for {label!r} must be between 0 and 1, got {value}")
+            thresholds[label] = float(value)
+        return thresholds
+
+    @overload
+    def scan(self, texts: str, task: str, thresholds: dict[str, float] | None = None, batch_size: int = 64) -> dict: ...
+    @overload
+    def scan(self, texts: Iterable[str], task: str, thresholds: dict[str, float] | None = None, batch_size: int = 64) -> list[dict]: ...
+
+    def scan(self, texts, task, thresholds=None, batch_size=64):
+        """Scan one text (returns one record) or many (returns a list, in order).
+
+        Each record has ``labels`` (at or above threshold), ``scores`` (every label
+        of the task), ``families`` and ``evidence`` (flagged sentences or clauses
+        with offsets into the given text). For ``task="clauses"`` each text is a
+        document split into clauses.
+
+        Args:
+            texts: a string or an iterable of strings.
+            task: ``"messages"`` or ``"clauses"``.
+            thresholds: per-label overrides of the model's thresholds.
+            batch_size: texts scored per model call.
+        """
+        if isinstance(texts, str):
+            return self.scan([texts], task, thresholds, batch_size)[0]
+        texts = list(texts)
+        for i, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"text {i} is {type(text).__name__}, not str")
+        model = self.model(task)
+        limits = self.thresholds(task, thresholds)
+        records: list[dict] = []
+        for begin in range(0, len(texts), batch_size):
+            records.extend(self._records(model, texts[begin:begin + batch_size], limits))
+        return records
+
+    @staticmethod
+    def _records(model: LoadedModel, texts: list[str], thresholds: dict[str, float]) -> list[dict]:
+        labels = model.spec.labels
+        records = []
+        for result in score_texts(model, texts):
+            scores = {label: float(s) for label, s in zip(labels, result.scores)}
+            flagged = [label for label in labels if scores[label] >= thresholds[label]]
+            records.append({"labels": flagged, "scores": scores, "families": families_of(flagged),
+                            "evidence": evidence_for(result, labels, flagged, thresholds)})
+        return records

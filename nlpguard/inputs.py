@@ -1,0 +1,168 @@
+"""Read ``nlpguard scan`` inputs as a stream of records, one per input record.
+
+Every record of the input yields exactly one :class:`InputRecord`, in order:
+a record that cannot be scanned carries ``error`` instead of ``text``. Blank
+lines of line-based inputs are not records. Nothing is read ahead beyond one
+line, so memory stays constant on inputs of any length.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from .documents import DOCUMENT_SUFFIXES, DocumentError, read_document
+
+LINE_FORMATS = ("jsonl", "csv", "txt")
+
+
+@dataclass
+class InputRecord:
+    """One input record: its id and text, or its id and what is wrong with it."""
+
+    id: str
+    text: str | None = None
+    error: str | None = None
+
+
+def input_format(path: str, task: str, declared: str | None = None) -> str:
+    """How ``path`` is read: ``jsonl``, ``csv``, ``txt`` (lines) or ``document``.
+
+    Standard input (``-``) is JSON Lines unless ``declared`` says otherwise.
+
+    Raises:
+        ValueError: the suffix is not supported for ``task``.
+    """
+    if declared:
+        return declared
+    if path == "-":
+        return "jsonl"
+    suffix = Path(path).suffix.lower()
+    if suffix == ".jsonl":
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    if task == "messages" and suffix == ".txt":
+        return "txt"
+    if task == "clauses" and suffix in DOCUMENT_SUFFIXES:
+        return "document"
+    supported = ".jsonl .csv .txt" if task == "messages" else ".jsonl .csv " + " ".join(DOCUMENT_SUFFIXES)
+    raise ValueError(f"{path}: unsupported input type {suffix or '(none)'} for --task {task}; supported: {supported}")
+
+
+def _check_text(value: object) -> str | None:
+    """The problem with a record's ``text`` value, or None when usable."""
+    if value is None:
+        return "missing 'text'"
+    if not isinstance(value, str):
+        return f"'text' is {type(value).__name__}, not a string"
+    if not value.strip():
+        return "empty 'text'"
+    if any("\udc80" <= ch <= "\udcff" for ch in value):
+        return "'text' holds undecodable bytes (not valid UTF-8)"
+    return None
+
+
+def _record_id(value: object, default: str) -> str:
+    return default if value is None or value == "" else str(value)
+
+
+def _decode_line(raw: bytes, first: bool) -> tuple[str | None, str | None]:
+    try:
+        return raw.decode("utf-8-sig" if first else "utf-8").rstrip("\r\n"), None
+    except UnicodeDecodeError as exc:
+        return None, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at position {exc.start})"
+
+
+def _jsonl(stream: BinaryIO, name: str) -> Iterator[InputRecord]:
+    for number, raw in enumerate(stream, start=1):
+        default_id = f"{name}:{number}"
+        line, problem = _decode_line(raw, number == 1)
+        if problem:
+            yield InputRecord(default_id, error=problem)
+            continue
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield InputRecord(default_id, error=f"invalid JSON ({exc.msg} at column {exc.colno})")
+            continue
+        if not isinstance(record, dict):
+            yield InputRecord(default_id, error=f"expected a JSON object, got {type(record).__name__}")
+            continue
+        rid = _record_id(record.get("id"), default_id)
+        problem = _check_text(record.get("text"))
+        yield InputRecord(rid, error=problem) if problem else InputRecord(rid, record["text"])
+
+
+def _txt(stream: BinaryIO, name: str) -> Iterator[InputRecord]:
+    for number, raw in enumerate(stream, start=1):
+        line, problem = _decode_line(raw, number == 1)
+        if problem:
+            yield InputRecord(f"{name}:{number}", error=problem)
+        elif line.strip():
+            yield InputRecord(f"{name}:{number}", line)
+
+
+def _csv(stream: BinaryIO, name: str) -> Iterator[InputRecord]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+    reader = csv.DictReader(text)
+    if reader.fieldnames is None or "text" not in reader.fieldnames:
+        raise ValueError(f"{name}: CSV has no 'text' column (columns: {', '.join(reader.fieldnames or []) or 'none'})")
+    for row in reader:
+        default_id = f"{name}:{reader.line_num}"
+        if None in row:
+            yield InputRecord(_record_id(row.get("id"), default_id), error="row has more fields than the header")
+            continue
+        rid = _record_id(row.get("id"), default_id)
+        problem = _check_text(row.get("text"))
+        yield InputRecord(rid, error=problem) if problem else InputRecord(rid, row["text"])
+
+
+def check_input(path: str, task: str, declared: str | None = None) -> None:
+    """Raise before scanning when ``path`` cannot be an input at all (a usage error).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: unsupported type, or a CSV without a ``text`` column.
+    """
+    kind = input_format(path, task, declared)
+    if path == "-":
+        return
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    if kind == "csv":
+        with open(path, "rb") as stream:
+            text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            header = next(csv.reader(text), [])
+        if "text" not in header:
+            raise ValueError(f"{path}: CSV has no 'text' column (columns: {', '.join(header) or 'none'})")
+
+
+def read_inputs(path: str, task: str, declared: str | None = None) -> Iterator[InputRecord]:
+    """Stream the records of one input (a path or ``-`` for standard input).
+
+    Raises:
+        ValueError: unsupported input type, or a CSV without a ``text`` column
+            (usage errors, raised before any record is produced).
+        FileNotFoundError: the path does not exist.
+    """
+    kind = input_format(path, task, declared)
+    if kind == "document":
+        name = Path(path).name
+        try:
+            yield InputRecord(name, read_document(path))
+        except DocumentError as exc:
+            yield InputRecord(name, error=f"{path}: {exc}")
+        return
+    readers = {"jsonl": _jsonl, "csv": _csv, "txt": _txt}
+    if path == "-":
+        yield from readers[kind](sys.stdin.buffer, "stdin")
+        return
+    with open(path, "rb") as stream:
+        yield from readers[kind](stream, path)

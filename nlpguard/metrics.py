@@ -1,0 +1,69 @@
+"""Multi-label metrics and per-label threshold calibration."""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import average_precision_score, precision_recall_curve
+
+
+def label_metrics(gold: np.ndarray, scores: np.ndarray, labels: list[str], thresholds: dict[str, float]) -> dict:
+    """Per-label precision/recall/F1, PR-AUC and confusion counts, plus macro and micro F1.
+
+    Args:
+        gold: 0/1 array (n_texts, n_labels).
+        scores: score array of the same shape.
+        labels: label ids in column order.
+        thresholds: decision threshold per label.
+    """
+    predicted = scores >= np.array([thresholds[label] for label in labels])
+    per_label = {}
+    totals = np.zeros(3)
+    for k, label in enumerate(labels):
+        truth = gold[:, k].astype(bool)
+        pred = predicted[:, k]
+        tp, fp, fn = int((truth & pred).sum()), int((~truth & pred).sum()), int((truth & ~pred).sum())
+        tn = int(len(truth) - tp - fp - fn)
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        pr_auc = float(average_precision_score(truth, scores[:, k])) if truth.any() else None
+        per_label[label] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+                            "pr_auc": None if pr_auc is None else round(pr_auc, 4), "support": int(truth.sum()),
+                            "tp": tp, "fp": fp, "fn": fn, "tn": tn, "threshold": thresholds[label]}
+        totals += (tp, fp, fn)
+    tp, fp, fn = totals
+    micro = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+    any_gold = gold.any(axis=1)
+    any_pred = predicted.any(axis=1)
+    return {
+        "n": int(len(gold)),
+        "macro_f1": round(float(np.mean([m["f1"] for m in per_label.values()])), 4),
+        "micro_f1": round(float(micro), 4),
+        "any_label_false_positive_rate": round(float((any_pred & ~any_gold).sum() / max(1, (~any_gold).sum())), 4),
+        "labels": per_label,
+    }
+
+
+def tune_thresholds(gold: np.ndarray, scores: np.ndarray, labels: list[str], target_precision: float | None = None,
+                    default: float = 0.5) -> dict[str, float]:
+    """Per-label thresholds calibrated on dev data.
+
+    By default each threshold maximises that label's F1. With ``target_precision``
+    it is the lowest threshold whose precision reaches the target (the highest
+    score if none does). Labels without positives keep ``default``.
+    """
+    thresholds = {}
+    for k, label in enumerate(labels):
+        truth = gold[:, k].astype(bool)
+        if not truth.any():
+            thresholds[label] = default
+            continue
+        precision, recall, cuts = precision_recall_curve(truth, scores[:, k])
+        precision, recall = precision[:-1], recall[:-1]
+        if target_precision is None:
+            f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0)
+            best = int(np.argmax(f1))
+        else:
+            reaching = np.flatnonzero(precision >= target_precision)
+            best = int(reaching[0]) if len(reaching) else len(cuts) - 1
+        thresholds[label] = round(float(cuts[best]), 4)
+    return thresholds

@@ -1,0 +1,153 @@
+"""Model directories: the self-describing ``config.json`` and loading by name or path.
+
+A model directory holds ``config.json`` whose ``"nlpguard"`` section names the
+task, the label ids in score order, per-label thresholds, the architecture
+that built it and the normaliser version; weights sit beside it in formats
+that cannot execute code (JSON, safetensors). A *bundle* is a directory with
+one such model per task in sub-directories named after the task; the models
+embedded in the package are bundles.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .errors import ModelError
+from .normalize import NORMALIZER_VERSION
+from .taxonomy import TASKS, TAXONOMY_VERSION, check_task
+
+PACKAGED_MODELS = Path(__file__).parent / "models"
+DEFAULT_MODEL = "baseline"
+CONFIG_FILE = "config.json"
+FORMAT_VERSION = 1
+
+
+class Scorer(Protocol):
+    """What every backbone provides: label ids and sigmoid scores for a list of texts."""
+
+    labels: list[str]
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        """Scores of shape (len(texts), len(labels)), each in [0, 1]."""
+
+
+@dataclass
+class ModelSpec:
+    """The ``nlpguard`` section of a model's ``config.json``."""
+
+    task: str
+    labels: list[str]
+    thresholds: dict[str, float]
+    architecture: str
+    aggregation: str = "max_sentence"
+    normalizer: str = NORMALIZER_VERSION
+    taxonomy: str = TAXONOMY_VERSION
+    label_descriptions: dict[str, str] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    def __post_init__(self) -> None:
+        check_task(self.task)
+        if set(self.thresholds) != set(self.labels):
+            raise ModelError(f"thresholds {sorted(self.thresholds)} do not match labels {self.labels}")
+        if self.aggregation not in ("whole", "max_sentence", "max_clause"):
+            raise ModelError(f"unknown aggregation {self.aggregation!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready form stored under ``"nlpguard"`` in ``config.json``."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelSpec":
+        """Build a spec from the ``"nlpguard"`` section, ignoring keys added by later versions."""
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to score: its spec, its scorer and where it came from."""
+
+    spec: ModelSpec
+    scorer: Scorer
+    path: Path
+
+
+def resolve(model: str | Path | None) -> Path:
+    """Turn a packaged model name (``default``, ``baseline``) or a path into a directory."""
+    if model is None or str(model) == "default":
+        model = DEFAULT_MODEL
+    packaged = PACKAGED_MODELS / str(model)
+    if "/" not in str(model) and packaged.is_dir():
+        return packaged
+    path = Path(model)
+    if not path.is_dir():
+        names = sorted(p.name for p in PACKAGED_MODELS.iterdir() if p.is_dir()) if PACKAGED_MODELS.is_dir() else []
+        raise ModelError(f"model {str(model)!r} is neither a directory nor a packaged model ({', '.join(['default', *names])})")
+    return path
+
+
+def task_dir(model: str | Path | None, task: str) -> Path:
+    """The directory holding ``task``'s model inside ``model`` (a bundle or a single model)."""
+    path = resolve(model)
+    if (path / task / CONFIG_FILE).is_file():
+        return path / task
+    if (path / CONFIG_FILE).is_file():
+        return path
+    raise ModelError(f"{path} has no {CONFIG_FILE} (nor a '{task}' sub-directory with one)")
+
+
+def read_spec(directory: Path) -> ModelSpec:
+    """Read and check the ``nlpguard`` section of ``directory/config.json``."""
+    try:
+        config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+        spec = ModelSpec.from_dict(config["nlpguard"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelError(f"cannot read model config {directory / CONFIG_FILE}: {exc}") from exc
+    if spec.normalizer != NORMALIZER_VERSION:
+        raise ModelError(f"model {directory} was trained with normaliser {spec.normalizer}, this nlpguard has {NORMALIZER_VERSION}")
+    return spec
+
+
+def load_model(model: str | Path | None, task: str) -> LoadedModel:
+    """Load ``task``'s model from a packaged name, a bundle or a model directory."""
+    directory = task_dir(model, check_task(task))
+    spec = read_spec(directory)
+    if spec.task != task:
+        raise ModelError(f"model {directory} is for task {spec.task!r}, not {task!r}")
+    try:
+        scorer = _load_scorer(directory, spec)
+    except ModelError:
+        raise
+    except Exception as exc:  # corrupt or missing weight files of any kind
+        raise ModelError(f"cannot load weights of {directory}: {exc}") from exc
+    if list(scorer.labels) != spec.labels:
+        raise ModelError(f"weights of {directory} score {scorer.labels}, config says {spec.labels}")
+    return LoadedModel(spec, scorer, directory)
+
+
+def _load_scorer(directory: Path, spec: ModelSpec) -> Scorer:
+    from . import baseline
+
+    if spec.architecture == baseline.ARCHITECTURE:
+        return baseline.TfidfLogReg.load(directory, spec.labels)
+    raise ModelError(f"model {directory} has unknown architecture {spec.architecture!r}")
+
+
+def write_config(directory: Path, spec: ModelSpec, extra: dict[str, Any] | None = None) -> None:
+    """Write ``config.json`` with the spec under ``"nlpguard"``, merged into ``extra`` (e.g. a transformers config)."""
+    config = dict(extra or {})
+    config["nlpguard"] = spec.to_dict()
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def bundle_tasks(model: str | Path | None) -> list[str]:
+    """Tasks available in ``model``: every task of a bundle, or the one of a single model."""
+    path = resolve(model)
+    if (path / CONFIG_FILE).is_file():
+        return [read_spec(path).task]
+    return [task for task in TASKS if (path / task / CONFIG_FILE).is_file()]

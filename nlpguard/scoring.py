@@ -1,0 +1,84 @@
+"""From unit scores to text scores and evidence: the one scoring path.
+
+Both ``Guard.scan`` and training's threshold tuning go through
+:func:`score_texts`, so thresholds are tuned on exactly what users get.
+
+- messages: each message is split into sentences; with aggregation
+  ``max_sentence`` a label's score is the maximum over the whole message and
+  its sentences (a long polite notice with one threatening sentence is not
+  diluted); with ``whole`` only the whole message counts.
+- clauses: a document is split into clauses and a label's score is its
+  maximum over clauses (``max_clause``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .modeldir import LoadedModel
+from .segment import Span, split_clauses, split_sentences
+
+SCORE_DECIMALS = 4
+
+
+@dataclass
+class TextScores:
+    """Scores of one text: per label, and per unit (sentence or clause) for evidence."""
+
+    scores: np.ndarray          # (n_labels,)
+    units: list[Span]
+    unit_scores: np.ndarray     # (n_units, n_labels)
+
+
+def units_of(text: str, aggregation: str) -> list[Span]:
+    """The scoring units of ``text`` for an aggregation mode."""
+    if aggregation == "max_clause":
+        return split_clauses(text)
+    return split_sentences(text)
+
+
+def score_texts(model: LoadedModel, texts: list[str]) -> list[TextScores]:
+    """Score ``texts`` in one batch through ``model``'s scorer and aggregation."""
+    aggregation = model.spec.aggregation
+    batch: list[str] = []
+    plans: list[tuple[int | None, list[Span], int | None]] = []
+    for text in texts:
+        units = units_of(text, aggregation) or [Span(0, len(text), text)]
+        whole = None
+        if aggregation != "max_clause":
+            whole = len(batch)
+            batch.append(text)
+        first = None
+        if len(units) > 1 or whole is None:
+            first = len(batch)
+            batch.extend(u.text for u in units)
+        plans.append((whole, units, first))
+    # Scores are rounded once, here, so that a reported score and the decision on it never disagree.
+    scores = np.round(model.scorer.predict(batch).astype(np.float64), SCORE_DECIMALS)
+    results = []
+    for whole, units, first in plans:
+        unit_scores = scores[whole:whole + 1] if first is None else scores[first:first + len(units)]
+        if aggregation == "whole":
+            text_scores = scores[whole]
+        elif aggregation == "max_sentence":
+            text_scores = np.maximum(scores[whole], unit_scores.max(axis=0))
+        else:
+            text_scores = unit_scores.max(axis=0)
+        results.append(TextScores(text_scores, units, unit_scores))
+    return results
+
+
+def evidence_for(result: TextScores, labels: list[str], flagged: list[str], thresholds: dict[str, float]) -> list[dict]:
+    """Evidence spans for the flagged labels: units at or above threshold, else the best unit."""
+    evidence = []
+    for label in flagged:
+        k = labels.index(label)
+        column = result.unit_scores[:, k]
+        chosen = [i for i in range(len(result.units)) if column[i] >= thresholds[label]] or [int(column.argmax())]
+        for i in chosen:
+            unit = result.units[i]
+            evidence.append({"label": label, "text": unit.text, "start": unit.start, "end": unit.end,
+                             "score": float(column[i])})
+    evidence.sort(key=lambda e: (e["start"], labels.index(e["label"])))
+    return evidence

@@ -1,0 +1,88 @@
+"""Split texts into scoring units, keeping character spans in the original.
+
+Messages are split into sentences; agreements into clauses (numbered items,
+sentences ending in 。；！？, lines). Every unit is a :class:`Span` whose
+``start``/``end`` index the text that was split, so evidence can be cited.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_SENTENCE_END = re.compile(r"[^。！？!?；;…\n]*(?:[。！？!?；;…]+[」』”’)）]*|\n|$)")
+# Start of a numbered clause: 第十二条 / 一、 / （三） / (3) / 1. / 1.2 / 1、 / ① / • -
+_ITEM_START = re.compile(
+    r"(?m)^[ \t\u3000]*(?:第[一二三四五六七八九十百零〇\d]+[条章节款项]|[一二三四五六七八九十]+[、.．]"
+    r"|[（(][一二三四五六七八九十\d]+[）)]|\d+(?:\.\d+)*[、.．)）]?(?=\s|[\u4e00-\u9fff])"
+    r"|[\u2460-\u2473\u3251-\u325f]|[•·\-\*■●◆▪])"
+)
+_MIN_UNIT_CHARS = 6
+
+
+@dataclass(frozen=True)
+class Span:
+    """A unit of text: its position ``[start, end)`` in the source and its text."""
+
+    start: int
+    end: int
+    text: str
+
+
+def _trimmed(text: str, start: int, end: int) -> Span | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return Span(start, end, text[start:end]) if end > start else None
+
+
+def _merge_short(text: str, spans: list[Span], min_chars: int) -> list[Span]:
+    """Merge fragments shorter than ``min_chars`` into the following unit (or the previous one)."""
+    merged: list[Span] = []
+    pending: Span | None = None
+    for span in spans:
+        if pending is not None:
+            span = Span(pending.start, span.end, text[pending.start:span.end])
+            pending = None
+        if len(span.text) < min_chars:
+            pending = span
+            continue
+        merged.append(span)
+    if pending is not None:
+        if merged:
+            last = merged.pop()
+            pending = Span(last.start, pending.end, text[last.start:pending.end])
+        merged.append(pending)
+    return merged
+
+
+def split_sentences(text: str, min_chars: int = _MIN_UNIT_CHARS) -> list[Span]:
+    """Split ``text`` into sentences at 。！？!?；; … and line breaks.
+
+    Fragments shorter than ``min_chars`` characters are merged into a neighbour,
+    so a lone "好的。" does not become a unit of its own. A text without any
+    boundary is one span (trimmed of surrounding whitespace).
+    """
+    spans = []
+    for match in _SENTENCE_END.finditer(text):
+        span = _trimmed(text, match.start(), match.end())
+        if span is not None:
+            spans.append(span)
+    return _merge_short(text, spans, min_chars)
+
+
+def split_clauses(document: str, min_chars: int = _MIN_UNIT_CHARS) -> list[Span]:
+    """Split an agreement into clauses: numbered items first, then sentences.
+
+    A clause boundary falls at each line that starts a numbered item
+    (第X条, 一、, （一）, 1., 1.1, ①, bullets) and at every sentence end
+    inside an item; short fragments such as a bare item number are merged into
+    the text that follows them.
+    """
+    starts = sorted({0, *(m.start() for m in _ITEM_START.finditer(document))})
+    spans: list[Span] = []
+    for begin, finish in zip(starts, starts[1:] + [len(document)]):
+        block = document[begin:finish]
+        for sentence in split_sentences(block, min_chars=1):
+            spans.append(Span(begin + sentence.start, begin + sentence.end, sentence.text))
+    return _merge_short(document, spans, min_chars)

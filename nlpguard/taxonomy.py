@@ -1,0 +1,118 @@
+"""The nlpguard label taxonomy (v1.1): the single source of label ids.
+
+Everything else — data validation, model configs, scan output, reports —
+reads label ids, families, severities and legal grounds from here. The text
+follows ``taxonomy.md`` of the project's shared specification.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TAXONOMY_VERSION = "1.1"
+
+
+@dataclass(frozen=True)
+class Label:
+    """One label of a task: its id, family, severity, definition and grounds."""
+
+    id: str
+    task: str
+    family: str
+    severity: str
+    definition: str
+    grounds: str
+
+
+_LABELS = (
+    Label(
+        "intimidation", "messages", "intimidation", "high",
+        "Threatens violence or harm; threatens to come to the home, workplace, school or "
+        "family to pressure or shame; threatens the family; stalks; states false or "
+        "exaggerated legal consequences; impersonates police, courts, prosecutors, lawyers "
+        "or government.",
+        "刑法 293-1 (催收非法债务); 治安管理处罚法 42 (恐吓), 51 (冒充国家机关); GB/T 45251-2025",
+    ),
+    Label(
+        "privacy_disclosure", "messages", "privacy_disclosure", "high",
+        "Threatens to disclose, or discloses, the debtor's debt or personal information to "
+        "contacts, family, employer, colleagues or the public, or reveals a third party's "
+        "personal information.",
+        "个人信息保护法 25; 民法典 1032, 1034, 1038; 刑法 253-1; 治安管理处罚法 42",
+    ),
+    Label(
+        "insult", "messages", "harassment", "medium",
+        "Insults, humiliates or degrades the recipient, including disguised spellings.",
+        "治安管理处罚法 42 (公然侮辱); 民法典 1024",
+    ),
+    Label(
+        "bundled_consent", "clauses", "abusive_consent", "high",
+        "Obtains consent by bundling or implication: use means consent, default-ticked "
+        "boxes, one consent for many purposes, core service refused unless non-essential "
+        "processing or marketing is accepted.",
+        "个人信息保护法 14, 16; 民法典 496; App违法违规收集使用个人信息行为认定方法",
+    ),
+    Label(
+        "excessive_collection", "clauses", "abusive_consent", "high",
+        "Collects or demands permissions beyond what the service needs (contacts, call log, "
+        "SMS, photos, precise location, app list) or vague catch-all collection.",
+        "个人信息保护法 6; 常见类型移动互联网应用程序必要个人信息范围规定",
+    ),
+    Label(
+        "contact_disclosure", "clauses", "abusive_consent", "high",
+        "Authorises contacting the user's contacts, emergency contacts, employer or family "
+        "for collection, or disclosing debt or personal information to them, to collection "
+        "agencies or to the public.",
+        "个人信息保护法 23, 25; GB/T 45251-2025",
+    ),
+    Label(
+        "irrevocable_consent", "clauses", "abusive_consent", "medium",
+        "Makes consent irrevocable or obstructs withdrawal, deletion, correction or account "
+        "cancellation.",
+        "个人信息保护法 15, 44–47",
+    ),
+    Label(
+        "unilateral_terms", "clauses", "abusive_consent", "medium",
+        "Lets the provider change, suspend, terminate, penalise or interpret the agreement "
+        "at its sole discretion.",
+        "民法典 496–497; 消费者权益保护法 26; 侵害消费者权益行为处罚办法 12",
+    ),
+    Label(
+        "liability_waiver", "clauses", "abusive_consent", "medium",
+        "Excludes or limits the provider's own liability, increases the user's liability, "
+        "or restricts the user's rights to complain, sue or choose a forum.",
+        "民法典 497, 506; 消费者权益保护法 26",
+    ),
+)
+
+TASKS = ("messages", "clauses")
+LABELS: dict[str, Label] = {label.id: label for label in _LABELS}
+
+
+def task_labels(task: str) -> list[str]:
+    """Return the label ids of ``task`` in their canonical order.
+
+    >>> task_labels("messages")
+    ['intimidation', 'privacy_disclosure', 'insult']
+    """
+    check_task(task)
+    return [label.id for label in _LABELS if label.task == task]
+
+
+def check_task(task: str) -> str:
+    """Return ``task`` unchanged, or raise ``ValueError`` naming the known tasks."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
+    return task
+
+
+def families_of(labels: list[str]) -> list[str]:
+    """Return the families flagged by ``labels``, in taxonomy order, without repeats.
+
+    Labels outside the taxonomy (a researcher's extra labels) are their own family.
+    """
+    seen: list[str] = []
+    for label_id in labels:
+        family = LABELS[label_id].family if label_id in LABELS else label_id
+        if family not in seen:
+            seen.append(family)
+    return seen
