@@ -70,7 +70,7 @@ class TfidfLogReg:
                                vocabulary=vocabulary, dtype=np.float32)
 
     @classmethod
-    def fit(cls, texts: list[str], targets: np.ndarray, labels: list[str], c: float = 4.0,
+    def fit(cls, texts: list[str], targets: np.ndarray, labels: list[str], c: float = 64.0,
             min_df: int = 2, max_features: int = 300_000, sample_weight: np.ndarray | None = None) -> "TfidfLogReg":
         """Fit one balanced logistic regression per label on TF-IDF features.
 

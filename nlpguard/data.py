@@ -71,7 +71,7 @@ def _parse(path: Path, allowed: set[str] | None) -> tuple[list[Example], list[st
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                problems.append(f"{where}: bad JSON ({exc.msg} at column {exc.colno})")
+                problems.append(f"{where}: bad JSON: {exc.msg} (column {exc.colno})")
                 continue
             if not isinstance(record, dict):
                 problems.append(f"{where}: expected a JSON object, got {type(record).__name__}")

@@ -90,7 +90,7 @@ def _jsonl(stream: BinaryIO, name: str) -> Iterator[InputRecord]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield InputRecord(default_id, error=f"invalid JSON ({exc.msg} at column {exc.colno})")
+            yield InputRecord(default_id, error=f"invalid JSON: {exc.msg} (column {exc.colno})")
             continue
         if not isinstance(record, dict):
             yield InputRecord(default_id, error=f"expected a JSON object, got {type(record).__name__}")

@@ -48,7 +48,7 @@ class TrainConfig:
     corpora: str | None = None
     aggregation: str = "max_sentence"
     target_precision: float | None = None
-    c: float = 4.0
+    c: float = 64.0
     min_df: int = 2
     max_features: int = 300_000
     seed: int = 0

@@ -1,0 +1,56 @@
+"""Shared fixtures: the embedded default guard, the reference corpora folder, a tiny training set."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from nlpguard import Guard
+from nlpguard.corpora import corpora_dir
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def guard() -> Guard:
+    """The embedded default model, loaded once."""
+    return Guard.load()
+
+
+@pytest.fixture(scope="session")
+def corpora() -> Path:
+    """The reference corpora folder; tests using it skip when ../shared is absent."""
+    root = corpora_dir()
+    if root is None:
+        pytest.skip("reference corpora (../shared/corpora) not present: a fresh clone has none")
+    return root
+
+
+TINY_MESSAGES = [
+    ("三天内不还钱，就把你欠款的事发给你通讯录里所有人", ["privacy_disclosure"]),
+    ("再不还，明天带几个兄弟去你公司门口堵你", ["intimidation"]),
+    ("你这个老赖真不要脸，人渣一个", ["insult"]),
+    ("不还钱就把你的照片P成通缉令发到朋友圈", ["privacy_disclosure"]),
+    ("今晚我们的人就到你家楼下等你，你跑不了", ["intimidation"]),
+    ("欠钱不还的畜生，废物一个", ["insult"]),
+    ("【某银行】您本期账单已到期，请按时还款", []),
+    ("周末一起去爬山吗？我带水", []),
+    ("您好，您的还款已成功，感谢您的支持", []),
+    ("明天下午三点开会，记得带电脑", []),
+]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    """Write rows as UTF-8 JSON Lines and return the path."""
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def tiny_data(tmp_path: Path) -> Path:
+    """A folder with train/dev/test.jsonl of the tiny message set (same texts in each: an overfit check)."""
+    rows = [{"id": f"t{i}", "text": t, "labels": l} for i, (t, l) in enumerate(TINY_MESSAGES)]
+    for split in ("train", "dev", "test"):
+        write_jsonl(tmp_path / f"{split}.jsonl", rows)
+    return tmp_path

@@ -1,0 +1,134 @@
+"""The ``nlpguard`` command: one output record per input record, exit codes, formats."""
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from nlpguard.cli import main
+
+from .conftest import write_jsonl
+
+MESSAGES = ["明早八点我们的人就到你单位门口等你，不信你试试。", "周末一起去爬山吗？我带水，你带吃的"]
+
+
+def run(args, stdin=b""):
+    proc = subprocess.run([sys.executable, "-m", "nlpguard.cli", *args], input=stdin, capture_output=True)
+    return proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
+
+
+def lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_stdin_jsonl_with_error_records_keeps_order_and_exits_1():
+    stdin = "\n".join([json.dumps({"id": "a", "text": MESSAGES[0]}, ensure_ascii=False), '{"id": "b"',
+                       json.dumps({"text": MESSAGES[1]}, ensure_ascii=False)]).encode("utf-8")
+    code, out, err = run(["scan", "-", "--task", "messages"], stdin)
+    records = lines(out)
+    assert code == 1 and "Traceback" not in err
+    assert [r["id"] for r in records] == ["a", "stdin:2", "stdin:3"]
+    assert "intimidation" in records[0]["labels"] and "error" in records[1] and "labels" not in records[1]
+    assert records[2]["labels"] == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["scan", "missing.jsonl", "--task", "messages"], "no such file"),
+    (["scan", "-", "--task", "messages", "--model", "no/such/model"], "neither a directory"),
+    (["scan", "-", "--task", "messages", "--threshold", "nope=0.5"], "unknown label 'nope'"),
+    (["scan", "-", "--task", "messages", "--threshold", "insult=high"], "LABEL=VALUE"),
+    (["scan", "-", "--task", "sms"], "invalid choice"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_usage_errors_exit_2_with_one_line(args, message):
+    code, out, err = run(args)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
+
+
+def test_csv_input_to_csv_output(tmp_path):
+    source = tmp_path / "in.csv"
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text", "campaign"])
+        writer.writerows([["m1", MESSAGES[0], "c"], ["m2", MESSAGES[1], "c"]])
+    output = tmp_path / "out.csv"
+    assert main(["scan", str(source), "--task", "messages", "--format", "csv", "--output", str(output)]) == 0
+    rows = list(csv.DictReader(open(output, encoding="utf-8")))
+    assert [r["id"] for r in rows] == ["m1", "m2"]
+    assert "intimidation" in rows[0]["labels"] and rows[1]["labels"] == ""
+    assert float(rows[0]["score_intimidation"]) > float(rows[1]["score_intimidation"])
+
+
+def test_threshold_zero_flags_everything(tmp_path, capsys):
+    source = write_jsonl(tmp_path / "m.jsonl", [{"id": i, "text": t} for i, t in enumerate(MESSAGES)])
+    assert main(["scan", str(source), "--task", "messages", "--threshold", "insult=0"]) == 0
+    records = lines(capsys.readouterr().out)
+    assert [r["id"] for r in records] == ["0", "1"] and all("insult" in r["labels"] for r in records)
+
+
+def test_html_report_is_self_contained(tmp_path):
+    source = tmp_path / "m.txt"
+    source.write_text("\n".join(MESSAGES) + "\n", encoding="utf-8")
+    output = tmp_path / "report.html"
+    assert main(["scan", str(source), "--task", "messages", "--format", "html", "--output", str(output)]) == 0
+    page = output.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "2 records, 1 flagged" in page
+    assert "单位门口" in page and "刑法 293-1" in page
+    assert "http://" not in page and "https://" not in page and "<script src" not in page
+
+
+def test_clauses_document_scan(tmp_path, capsys):
+    doc = tmp_path / "policy.md"
+    doc.write_text("# 隐私政策\n\n1. 您使用本应用即视为同意本政策全部内容。\n2. 我们将读取您的通讯录、通话记录和短信。\n", encoding="utf-8")
+    assert main(["scan", str(doc), "--task", "clauses"]) == 0
+    (record,) = lines(capsys.readouterr().out)
+    assert record["id"] == "policy.md"
+    assert {"bundled_consent", "excessive_collection"} <= set(record["labels"])
+    text = doc.read_text(encoding="utf-8")
+    assert all(text[e["start"]:e["end"]] == e["text"] for e in record["evidence"])
+
+
+def test_evaluate_prints_metrics_and_writes_errors(tmp_path, capsys):
+    data = write_jsonl(tmp_path / "gold.jsonl", [
+        {"id": "1", "text": MESSAGES[0], "labels": ["intimidation"]},
+        {"id": "2", "text": MESSAGES[1], "labels": ["insult"]},  # deliberately wrong gold: one error
+    ])
+    errors, metrics = tmp_path / "errors.jsonl", tmp_path / "metrics.json"
+    assert main(["evaluate", "--task", "messages", "--data", str(data), "--errors", str(errors), "--output", str(metrics)]) == 0
+    out = capsys.readouterr().out
+    assert "macro-F1" in out and "intimidation" in out
+    (error,) = lines(errors.read_text(encoding="utf-8"))
+    assert error["id"] == "2" and error["missed"] == ["insult"]
+    assert json.loads(metrics.read_text())["labels"]["intimidation"]["tp"] == 1
+
+
+def test_data_validate_exit_codes(tmp_path, capsys):
+    good = write_jsonl(tmp_path / "good.jsonl", [{"id": "1", "text": "你好", "labels": []}])
+    bad = write_jsonl(tmp_path / "bad.jsonl", [{"id": "1", "text": "你好", "labels": ["scary"]}])
+    assert main(["data", "validate", str(good)]) == 0
+    assert main(["data", "validate", str(bad)]) == 1
+    assert f"{bad}:1: unknown label(s) ['scary']" in capsys.readouterr().out
+
+
+def test_train_command_writes_a_loadable_model(tiny_data, tmp_path, capsys):
+    output = tmp_path / "m"
+    code = main(["train", "--task", "messages", "--backbone", "baseline", "--data", str(tiny_data), "--output", str(output),
+                 "--extra-negatives", "none", "--min-df", "1", "--c", "20"])
+    assert code == 0
+    source = tmp_path / "m.txt"
+    source.write_text("再不还，明天带几个兄弟去你公司门口堵你\n明天下午三点开会，记得带电脑\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["scan", str(source), "--task", "messages", "--model", str(output)]) == 0
+    assert [r["labels"] for r in lines(capsys.readouterr().out)] == [["intimidation"], []]
+
+
+def test_every_input_line_yields_one_output_line_on_a_long_stream(tmp_path, capsys):
+    rows = [{"id": i, "text": MESSAGES[i % 2] if i % 7 else ""} for i in range(1000)]
+    source = write_jsonl(tmp_path / "many.jsonl", rows)
+    assert main(["scan", str(source), "--task", "messages", "--batch-size", "64"]) == 1
+    records = lines(capsys.readouterr().out)
+    assert [r["id"] for r in records] == [str(i) for i in range(1000)]
+    assert sum("error" in r for r in records) == len(range(0, 1000, 7))

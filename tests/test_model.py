@@ -1,0 +1,86 @@
+"""The baseline model: overfits tiny data, round-trips through its directory, batch == single."""
+import json
+
+import numpy as np
+import pytest
+
+from nlpguard import Guard
+from nlpguard.errors import ModelError
+from nlpguard.train import TrainConfig, train
+
+from .conftest import TINY_MESSAGES
+
+
+@pytest.fixture
+def tiny_model(tiny_data, tmp_path):
+    output = tmp_path / "model"
+    config = TrainConfig(task="messages", data=str(tiny_data), output=str(output), extra_negatives=[], min_df=1, c=20.0)
+    metrics = train(config, log=lambda line: None)
+    return output, metrics
+
+
+def test_training_overfits_two_handfuls_of_messages(tiny_model):
+    output, metrics = tiny_model
+    assert metrics["test"]["macro_f1"] == 1.0
+    guard = Guard.load(output)
+    for text, labels in TINY_MESSAGES:
+        assert guard.scan(text, task="messages")["labels"] == labels
+
+
+def test_model_directory_is_self_describing_and_pickle_free(tiny_model):
+    output, _ = tiny_model
+    config = json.loads((output / "config.json").read_text(encoding="utf-8"))["nlpguard"]
+    assert config["task"] == "messages"
+    assert config["labels"] == ["intimidation", "privacy_disclosure", "insult"]
+    assert set(config["thresholds"]) == set(config["labels"])
+    assert config["normalizer"] == "norm-1"
+    assert sorted(p.name for p in output.iterdir()) == ["baseline.safetensors", "baseline_vocab.json", "config.json",
+                                                        "metrics.json", "training_config.json"]
+
+
+def test_save_load_keeps_scores_and_batch_equals_single(tiny_model):
+    output, _ = tiny_model
+    texts = [t for t, _ in TINY_MESSAGES] + ["一条从未见过的消息，里面什么都没有。另一句话。"]
+    first = Guard.load(output).scan(texts, task="messages")
+    second = Guard.load(output).scan(texts, task="messages", batch_size=3)
+    assert first == second
+    assert [Guard.load(output).scan(t, task="messages") for t in texts] == first
+
+
+def test_threshold_overrides(tiny_model):
+    output, _ = tiny_model
+    guard = Guard.load(output)
+    assert guard.scan("周末一起去爬山吗？", task="messages", thresholds={"insult": 0.0})["labels"] == ["insult"]
+    with pytest.raises(ValueError, match="unknown label 'bundled_consent'"):
+        guard.scan("x", task="messages", thresholds={"bundled_consent": 0.5})
+
+
+def test_unusable_models_raise_model_error(tiny_model, tmp_path):
+    output, _ = tiny_model
+    with pytest.raises(ModelError, match="neither a directory nor a packaged model"):
+        Guard.load(tmp_path / "missing")
+    with pytest.raises(ModelError, match="has no 'clauses' model"):
+        Guard.load(output).model("clauses")
+    (output / "baseline.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ModelError, match="cannot load weights"):
+        Guard.load(output)
+    (output / "config.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ModelError, match="cannot read model config"):
+        Guard.load(output)
+
+
+def test_training_config_checks_values():
+    with pytest.raises(ValueError, match="unknown backbone"):
+        TrainConfig(task="messages", data="d", output="o", backbone="gpt")
+    with pytest.raises(ValueError, match="unknown training setting"):
+        TrainConfig.from_dict({"task": "messages", "data": "d", "output": "o", "epochs": 3})
+    config = TrainConfig(task="clauses", data="d", output="o")
+    assert config.aggregation == "max_clause"
+    assert TrainConfig.from_dict(config.to_dict()) == config
+
+
+def test_thresholds_are_tuned_not_default(tiny_model):
+    output, _ = tiny_model
+    thresholds = json.loads((output / "config.json").read_text(encoding="utf-8"))["nlpguard"]["thresholds"]
+    assert all(0 < v < 1 for v in thresholds.values())
+    assert not np.allclose(list(thresholds.values()), 0.5)

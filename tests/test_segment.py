@@ -1,0 +1,42 @@
+from nlpguard.segment import split_clauses, split_sentences
+
+DOC = (
+    "第一条 为向您提供借款服务，我们将收集您的姓名、身份证号与银行卡号。\n"
+    "第二条 您使用本应用即视为同意本协议全部条款。\n"
+    "（三）逾期时我们有权联系您的通讯录联系人；本条不可撤销。\n"
+    "① 本协议的最终解释权归本公司所有。\n"
+    "1.2 争议提交本公司所在地法院管辖。\n"
+)
+
+
+def test_clauses_follow_numbering_and_sentence_ends():
+    clauses = [c.text for c in split_clauses(DOC)]
+    assert clauses == [
+        "第一条 为向您提供借款服务，我们将收集您的姓名、身份证号与银行卡号。",
+        "第二条 您使用本应用即视为同意本协议全部条款。",
+        "（三）逾期时我们有权联系您的通讯录联系人；",
+        "本条不可撤销。",
+        "① 本协议的最终解释权归本公司所有。",
+        "1.2 争议提交本公司所在地法院管辖。",
+    ]
+
+
+def test_clause_spans_index_the_document():
+    for clause in split_clauses(DOC):
+        assert DOC[clause.start:clause.end] == clause.text
+
+
+def test_bare_item_number_is_merged_into_its_text():
+    doc = "一、\n我们有权随时修改本协议。"
+    assert [c.text for c in split_clauses(doc)] == ["一、\n我们有权随时修改本协议。"]
+
+
+def test_sentences_keep_offsets_and_merge_tiny_fragments():
+    text = "好的。三天内不还钱，就爆你通讯录！！你自己看着办吧"
+    spans = split_sentences(text)
+    assert [s.text for s in spans] == ["好的。三天内不还钱，就爆你通讯录！！", "你自己看着办吧"]
+    assert all(text[s.start:s.end] == s.text for s in spans)
+
+
+def test_text_without_boundaries_is_one_unit():
+    assert [s.text for s in split_sentences("  明早八点我们到你单位门口等你  ")] == ["明早八点我们到你单位门口等你"]
