@@ -58,20 +58,24 @@ def analyze(text: str, char_ngrams: tuple[int, int] = (1, 3)) -> list[str]:
 class TfidfLogReg:
     """Multi-label TF-IDF + logistic-regression scorer with independent sigmoid scores."""
 
-    def __init__(self, labels: list[str], vectorizer: TfidfVectorizer, coef: np.ndarray, intercept: np.ndarray):
+    def __init__(self, labels: list[str], vectorizer: TfidfVectorizer, coef: np.ndarray, intercept: np.ndarray,
+                 char_ngrams: tuple[int, int]):
         self.labels = list(labels)
+        self.char_ngrams = tuple(char_ngrams)
         self.vectorizer = vectorizer
         self.coef = coef.astype(np.float32)
         self.intercept = intercept.astype(np.float32)
 
     @staticmethod
-    def _vectorizer(vocabulary: dict[str, int] | None = None, min_df: int = 2, max_features: int | None = 300_000) -> TfidfVectorizer:
-        return TfidfVectorizer(analyzer=analyze, sublinear_tf=True, min_df=min_df, max_features=max_features,
-                               vocabulary=vocabulary, dtype=np.float32)
+    def _vectorizer(char_ngrams: tuple[int, int], vocabulary: dict[str, int] | None = None, min_df: int = 2,
+                    max_features: int | None = 300_000) -> TfidfVectorizer:
+        return TfidfVectorizer(analyzer=functools.partial(analyze, char_ngrams=tuple(char_ngrams)), sublinear_tf=True,
+                               min_df=min_df, max_features=max_features, vocabulary=vocabulary, dtype=np.float32)
 
     @classmethod
-    def fit(cls, texts: list[str], targets: np.ndarray, labels: list[str], c: float = 64.0,
-            min_df: int = 2, max_features: int = 300_000, sample_weight: np.ndarray | None = None) -> "TfidfLogReg":
+    def fit(cls, texts: list[str], targets: np.ndarray, labels: list[str], c: float = 16.0,
+            min_df: int = 2, max_features: int = 300_000, char_ngrams: tuple[int, int] = (1, 3),
+            sample_weight: np.ndarray | None = None) -> "TfidfLogReg":
         """Fit one balanced logistic regression per label on TF-IDF features.
 
         Args:
@@ -81,9 +85,10 @@ class TfidfLogReg:
             c: inverse regularisation strength of each logistic regression.
             min_df: drop features seen in fewer documents.
             max_features: keep at most this many features (most frequent first).
+            char_ngrams: smallest and largest character n-gram.
             sample_weight: optional per-text weights.
         """
-        vectorizer = cls._vectorizer(min_df=min_df, max_features=max_features)
+        vectorizer = cls._vectorizer(char_ngrams, min_df=min_df, max_features=max_features)
         features = vectorizer.fit_transform(texts)
         coef = np.zeros((len(labels), features.shape[1]), dtype=np.float32)
         intercept = np.zeros(len(labels), dtype=np.float32)
@@ -95,7 +100,7 @@ class TfidfLogReg:
             model.fit(features, column, sample_weight=sample_weight)
             coef[k] = model.coef_[0]
             intercept[k] = model.intercept_[0]
-        return cls(labels, vectorizer, coef, intercept)
+        return cls(labels, vectorizer, coef, intercept, char_ngrams)
 
     def predict(self, texts: list[str]) -> np.ndarray:
         """Return sigmoid scores of shape (len(texts), len(labels))."""
@@ -105,11 +110,12 @@ class TfidfLogReg:
         return (1.0 / (1.0 + np.exp(-np.asarray(logits)))).astype(np.float32)
 
     def save(self, directory: str | Path) -> None:
-        """Write the vocabulary (JSON) and weights (safetensors) into ``directory``."""
+        """Write the feature settings and vocabulary (JSON) and the weights (safetensors) into ``directory``."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         vocabulary = sorted(self.vectorizer.vocabulary_, key=self.vectorizer.vocabulary_.get)
-        (directory / VOCAB_FILE).write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
+        features = {"analyzer": "jieba_words+bigrams+chars.v1", "char_ngrams": list(self.char_ngrams), "vocabulary": vocabulary}
+        (directory / VOCAB_FILE).write_text(json.dumps(features, ensure_ascii=False), encoding="utf-8")
         save_file({"idf": self.vectorizer.idf_.astype(np.float32), "coef": self.coef, "intercept": self.intercept},
                   str(directory / WEIGHTS_FILE))
 
@@ -117,11 +123,12 @@ class TfidfLogReg:
     def load(cls, directory: str | Path, labels: list[str]) -> "TfidfLogReg":
         """Load a scorer saved by :meth:`save`; ``labels`` come from the model config."""
         directory = Path(directory)
-        vocabulary = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
+        features = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
+        vocabulary, char_ngrams = features["vocabulary"], tuple(features["char_ngrams"])
         tensors = load_file(str(directory / WEIGHTS_FILE))
         coef, intercept, idf = tensors["coef"], tensors["intercept"], tensors["idf"]
         if coef.shape != (len(labels), len(vocabulary)) or idf.shape != (len(vocabulary),):
             raise ValueError(f"weights in {directory} do not match its vocabulary ({len(vocabulary)}) and labels ({len(labels)})")
-        vectorizer = cls._vectorizer(vocabulary={term: i for i, term in enumerate(vocabulary)})
+        vectorizer = cls._vectorizer(char_ngrams, vocabulary={term: i for i, term in enumerate(vocabulary)})
         vectorizer.idf_ = idf
-        return cls(labels, vectorizer, coef, intercept)
+        return cls(labels, vectorizer, coef, intercept, char_ngrams)

@@ -105,10 +105,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     settings = json.loads(Path(args.config).read_text(encoding="utf-8")) if args.config else {}
     for key in ("task", "data", "output", "backbone", "corpora", "aggregation", "target_precision", "c", "min_df",
-                "max_features", "seed"):
+                "max_features", "real_negative_weight", "max_real_negatives", "text_column", "label_column", "epochs",
+                "batch_size", "learning_rate", "max_length", "stride", "grad_accum", "loss", "patience", "seed"):
         value = getattr(args, key)
         if value is not None:
             settings[key] = value
+    if args.char_ngrams is not None:
+        low, _, high = args.char_ngrams.partition(",")
+        try:
+            settings["char_ngrams"] = [int(low), int(high)]
+        except ValueError:
+            raise UsageError(f"--char-ngrams expects LOW,HIGH such as 2,4, got {args.char_ngrams!r}") from None
     if args.extra_negatives is not None:
         settings["extra_negatives"] = [] if args.extra_negatives == "none" else args.extra_negatives.split(",")
     missing = [k for k in ("task", "data", "output") if k not in settings]
@@ -181,12 +188,14 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar on stderr (auto: when a terminal)")
     scan.set_defaults(func=cmd_scan)
 
-    train = commands.add_parser("train", help="train a model directory")
+    train = commands.add_parser("train", help="train a model directory (settings: --config JSON, options override)")
     train.add_argument("--config", help="JSON file of training settings (options override it)")
     train.add_argument("--task", choices=TASKS)
     train.add_argument("--data", help="folder with train/dev/test.jsonl, or one JSONL file to split by group")
     train.add_argument("--output", help="model directory to write")
-    train.add_argument("--backbone", help="baseline")
+    train.add_argument("--backbone", help="baseline (default) or a BERT-family checkpoint: Hugging Face name or directory")
+    train.add_argument("--text-column", help="text column of a CSV/JSONL/datasets corpus (default text)")
+    train.add_argument("--label-column", help="labels column: a list or ';'-separated ids (default labels)")
     train.add_argument("--extra-negatives", help="comma-separated corpora (nus_sms_zh,fbs_spam_sms,cold) or none")
     train.add_argument("--corpora", help="folder of the reference corpora (default ../shared/corpora)")
     train.add_argument("--aggregation", choices=("max_sentence", "whole"))
@@ -194,6 +203,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--c", type=float)
     train.add_argument("--min-df", type=int)
     train.add_argument("--max-features", type=int)
+    train.add_argument("--char-ngrams", help="baseline character n-gram sizes LOW,HIGH (default 1,3)")
+    train.add_argument("--real-negative-weight", type=float, help="weight of real-corpus negatives (default 0.3)")
+    train.add_argument("--max-real-negatives", type=int, help="cap on real-corpus negatives in training")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--max-length", type=int, help="tokens per window (transformers)")
+    train.add_argument("--stride", type=int, help="overlap of consecutive windows in tokens (transformers)")
+    train.add_argument("--grad-accum", type=int)
+    train.add_argument("--loss", choices=("bce", "focal"))
+    train.add_argument("--patience", type=int, help="epochs without dev improvement before stopping")
     train.add_argument("--seed", type=int)
     train.set_defaults(func=cmd_train)
 

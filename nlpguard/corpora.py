@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .data import Example, bucket
+from .segment import split_clauses
 
 CORPORA_ENV = "NLPGUARD_CORPORA"
 # The fbs_spam_sms texts are anonymised with placeholders; give them plausible surface forms.
@@ -90,3 +91,68 @@ def message_negatives(root: Path, split: str, names: tuple[str, ...] = ("nus_sms
                 seen.add(example.text)
                 out.append(example)
     return out
+
+
+def policy_clauses(root: Path) -> Iterator[Example]:
+    """Real privacy-policy clauses: capp130 sentences and ca4p483 documents split into clauses.
+
+    Ids are stable: ``capp-rw_N-IIII`` (capp130) and ``ca4p-DOC:START-END`` (offsets into
+    the ca4p483 document text). ``group`` is the source document, so splits by group
+    keep documents whole; capp130 sentences annotated as risky carry the tag ``risk``.
+    """
+    for row in _rows(root / "capp130" / "capp130_sentences.jsonl"):
+        if row.get("text", "").strip():
+            yield Example(row["id"], row["text"], [], group=f"capp:{row.get('app_name') or row['policy_file']}",
+                          source="capp130", tags=["risk"] if row.get("is_risk") else [])
+    for row in _rows(_find(root, "ca4p483")):
+        for clause in split_clauses(row["text"]):
+            yield Example(f"ca4p-{row['doc_id']}:{clause.start}-{clause.end}", clause.text, [],
+                          group=f"ca4p:{row['doc_id']}", source="ca4p483")
+
+
+def _overlay(directory: Path) -> dict[str, list[str]]:
+    labels: dict[str, list[str]] = {}
+    for path in sorted(Path(directory).glob("labels_*.jsonl")):
+        for number, line in enumerate(open(path, encoding="utf-8"), start=1):
+            if line.strip():
+                row = json.loads(line)
+                if row["id"] in labels:
+                    raise ValueError(f"{path}:{number}: id {row['id']!r} labelled twice")
+                labels[row["id"]] = list(row["labels"])
+    return labels
+
+
+def real_clauses(root: Path, overlay_dir: str | Path) -> list[Example]:
+    """Hand-labelled real policy clauses: the label overlay in ``overlay_dir`` joined with corpus text.
+
+    The overlay files (``labels_*.jsonl``: ``{"id", "labels"}``) hold no text; capp130 ids are
+    looked up in its sentence file and ``ca4p-DOC:START-END`` ids are sliced from the document.
+    ``group`` is the source document, so splits keep documents whole.
+
+    Raises:
+        KeyError: an overlay id that the corpora do not contain.
+    """
+    labels = _overlay(Path(overlay_dir))
+    wanted_docs = {key.split(":")[0][len("ca4p-"):] for key in labels if key.startswith("ca4p-")}
+    found: dict[str, Example] = {}
+    for row in _rows(root / "capp130" / "capp130_sentences.jsonl"):
+        if row["id"] in labels:
+            found[row["id"]] = Example(row["id"], row["text"], labels[row["id"]], source="capp130",
+                                       group=f"capp:{row.get('app_name') or row['policy_file']}")
+    for row in _rows(_find(root, "ca4p483")):
+        if row["doc_id"] not in wanted_docs:
+            continue
+        prefix = f"ca4p-{row['doc_id']}:"
+        for key in (k for k in labels if k.startswith(prefix)):
+            start, end = (int(n) for n in key[len(prefix):].split("-"))
+            found[key] = Example(key, row["text"][start:end], labels[key], source="ca4p483", group=f"ca4p:{row['doc_id']}")
+    missing = [key for key in labels if key not in found]
+    if missing:
+        raise KeyError(f"{len(missing)} labelled clause id(s) not in the corpora under {root}, e.g. {missing[:3]}")
+    return [found[key] for key in labels]
+
+
+def real_clause_split(example: Example) -> str:
+    """The fixed split of a real clause by its document: 70 % train, 15 % dev, 15 % test."""
+    value = bucket(example.group, seed=11)
+    return "test" if value < 0.15 else "dev" if value < 0.30 else "train"

@@ -160,3 +160,65 @@ def group_split(examples: list[Example], dev: float = 0.1, test: float = 0.1, se
 def load_split(data_dir: str | Path, split: str, task: str) -> list[Example]:
     """Read ``DATA_DIR/SPLIT.jsonl`` (e.g. ``data/messages/dev.jsonl``) for ``task``."""
     return read_examples(Path(data_dir) / f"{split}.jsonl", task)
+
+
+def _label_list(value: object, where: str) -> list[str]:
+    if isinstance(value, list):
+        return [str(v) for v in value]
+    if isinstance(value, str):
+        return [part.strip() for part in value.replace(",", ";").split(";") if part.strip()]
+    if value is None:
+        return []
+    raise DataError(f"{where}: labels must be a list or a ';'-separated string, got {type(value).__name__}")
+
+
+def read_any(source: str | Path, task: str, labels: list[str], text_column: str = "text",
+             label_column: str = "labels", group_column: str = "group") -> list[Example]:
+    """Read a researcher's labelled corpus into examples.
+
+    ``source`` is a ``.jsonl`` or ``.csv`` file, a folder written by ``datasets``'
+    ``save_to_disk``, or ``hf:NAME[:SPLIT]`` for ``datasets.load_dataset``. Text and
+    labels come from the named columns; labels may be lists or ``;``-separated strings.
+    Every label must be in ``labels``; the file is validated like ``data validate``.
+    """
+    source = str(source)
+    if source.endswith(".jsonl") and text_column == "text" and label_column == "labels":
+        return read_examples(source, task, [l for l in labels])
+    rows: list[dict]
+    if source.endswith(".jsonl"):
+        rows = [json.loads(line) for line in open(source, encoding="utf-8") if line.strip()]
+    elif source.endswith(".csv"):
+        import csv
+
+        with open(source, encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    else:
+        import datasets
+
+        if source.startswith("hf:"):
+            name, _, split = source[3:].partition(":")
+            table = datasets.load_dataset(name, split=split or "train")
+        else:
+            table = datasets.load_from_disk(source)
+            if isinstance(table, datasets.DatasetDict):
+                table = table["train"]
+        rows = list(table)
+    examples, problems, seen = [], [], set()
+    for number, row in enumerate(rows, start=1):
+        where = f"{source}: record {number}"
+        text = row.get(text_column)
+        if not isinstance(text, str) or not text.strip():
+            problems.append(f"{where}: column {text_column!r} is missing or empty")
+            continue
+        found = _label_list(row.get(label_column), where)
+        unknown = [l for l in found if l not in labels]
+        if unknown:
+            problems.append(f"{where}: unknown label(s) {unknown}")
+        if text in seen:
+            problems.append(f"{where}: duplicate text")
+        seen.add(text)
+        rid = str(row.get("id") or number)
+        examples.append(Example(rid, text, found, group=str(row.get(group_column) or "")))
+    if problems:
+        raise DataError("; ".join(problems[:10]) + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""))
+    return examples

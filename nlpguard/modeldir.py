@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import ModelError
 from .normalize import NORMALIZER_VERSION
-from .taxonomy import TASKS, TAXONOMY_VERSION, check_task
+from .taxonomy import LABELS, TASKS, TAXONOMY_VERSION, check_task
 
 PACKAGED_MODELS = Path(__file__).parent / "models"
 DEFAULT_MODEL = "baseline"
@@ -47,10 +47,14 @@ class ModelSpec:
     normalizer: str = NORMALIZER_VERSION
     taxonomy: str = TAXONOMY_VERSION
     label_descriptions: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
         check_task(self.task)
+        extra = [label for label in self.labels if label not in self.label_descriptions and label not in LABELS]
+        if extra:
+            raise ModelError(f"labels {extra} are not in the taxonomy and have no description in label_descriptions")
         if set(self.thresholds) != set(self.labels):
             raise ModelError(f"thresholds {sorted(self.thresholds)} do not match labels {self.labels}")
         if self.aggregation not in ("whole", "max_sentence", "max_clause"):
@@ -130,10 +134,12 @@ def load_model(model: str | Path | None, task: str) -> LoadedModel:
 
 
 def _load_scorer(directory: Path, spec: ModelSpec) -> Scorer:
-    from . import baseline
+    from . import baseline, transformer
 
     if spec.architecture == baseline.ARCHITECTURE:
         return baseline.TfidfLogReg.load(directory, spec.labels)
+    if spec.architecture == transformer.ARCHITECTURE:
+        return transformer.TransformerScorer.load(directory, spec.labels, **spec.options)
     raise ModelError(f"model {directory} has unknown architecture {spec.architecture!r}")
 
 

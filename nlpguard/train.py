@@ -2,11 +2,15 @@
 
 One :class:`TrainConfig` holds every setting; it is read from a JSON file,
 overridden from the command line, checked, and saved beside the model with
-the metrics, so a model directory says exactly how it was made.
+the metrics and a model card, so a model directory says exactly how it was made.
+The backbone is ``baseline`` (TF-IDF + logistic regression) or any BERT-family
+checkpoint (a Hugging Face name or a local directory), fine-tuned by
+:mod:`nlpguard.finetune`.
 """
 from __future__ import annotations
 
 import json
+import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,12 +18,13 @@ from pathlib import Path
 import numpy as np
 
 from . import baseline
-from .corpora import corpora_dir, message_negatives
-from .data import Example, group_split, read_examples
+from .corpora import corpora_dir, message_negatives, real_clause_split, real_clauses
+from .data import Example, group_split, read_any
 from .evaluation import evaluate, gold_matrix, predict_scores
-from .metrics import tune_thresholds
+from .metrics import label_metrics, tune_thresholds
+from .modelcard import write_model_card
 from .modeldir import LoadedModel, ModelSpec, write_config
-from .taxonomy import check_task, task_labels
+from .taxonomy import LABELS, check_task, task_labels
 
 
 @dataclass
@@ -28,43 +33,88 @@ class TrainConfig:
 
     Attributes:
         task: ``messages`` or ``clauses``.
-        data: a folder with ``train/dev/test.jsonl`` or one JSONL file to split by group.
+        data: a folder with ``train/dev/test.jsonl``, or one corpus (``.jsonl``, ``.csv``,
+            a ``datasets`` folder, ``hf:NAME[:SPLIT]``) split by group into train/dev/test.
         output: model directory to write.
-        backbone: ``baseline`` (TF-IDF + logistic regression).
+        backbone: ``baseline`` or a BERT-family checkpoint (Hugging Face name or directory).
+        labels: label ids (default: the task's taxonomy labels); extra labels need a description.
+        label_descriptions: description of each label that is not in the taxonomy.
+        text_column, label_column: column names of a researcher's corpus.
         extra_negatives: real-text corpora added as compliant examples (messages only),
             read from ``corpora`` when present: ``nus_sms_zh``, ``fbs_spam_sms``, ``cold``.
+        max_real_negatives: at most this many real negatives in training (None: all).
+        real_negative_weight: sample weight of the real-corpus negatives relative to authored texts.
+        real_clause_labels: folder of the hand-labelled real-clause overlay (clauses only), joined
+            with the corpora's text when both exist; split by document.
         corpora: folder of the reference corpora (default: ``../shared/corpora``).
         aggregation: ``max_sentence`` or ``whole`` (messages); clauses always ``max_clause``.
         target_precision: calibrate thresholds to this precision instead of best F1.
-        c, min_df, max_features: baseline regularisation and vocabulary size.
-        seed: seed of the split of a single data file.
+        c, min_df, max_features, char_ngrams: baseline settings.
+        epochs, batch_size, learning_rate, max_length, stride, grad_accum, loss, patience:
+            transformer fine-tuning settings (``loss``: ``bce`` with pos_weight, or ``focal``).
+        seed: seed of splits, sampling and training.
     """
 
     task: str
     data: str
     output: str
     backbone: str = "baseline"
+    labels: list[str] | None = None
+    label_descriptions: dict[str, str] = field(default_factory=dict)
+    text_column: str = "text"
+    label_column: str = "labels"
     extra_negatives: list[str] = field(default_factory=lambda: ["nus_sms_zh", "fbs_spam_sms"])
+    max_real_negatives: int | None = None
+    real_negative_weight: float = 0.3
+    real_clause_labels: str | None = "data/real_clauses"
     corpora: str | None = None
     aggregation: str = "max_sentence"
     target_precision: float | None = None
-    c: float = 64.0
+    c: float = 16.0
     min_df: int = 2
     max_features: int = 300_000
+    char_ngrams: tuple[int, int] = (1, 3)
+    epochs: int = 4
+    batch_size: int = 32
+    learning_rate: float = 5e-5
+    max_length: int = 256
+    stride: int = 64
+    grad_accum: int = 1
+    loss: str = "bce"
+    patience: int = 2
     seed: int = 0
 
     def __post_init__(self) -> None:
         check_task(self.task)
-        if self.backbone != "baseline":
-            raise ValueError(f"unknown backbone {self.backbone!r}; available: baseline")
+        if not self.backbone:
+            raise ValueError("backbone must be 'baseline' or a checkpoint name/directory")
         if self.task == "clauses":
             self.aggregation = "max_clause"
         elif self.aggregation not in ("max_sentence", "whole"):
             raise ValueError(f"aggregation must be max_sentence or whole, got {self.aggregation!r}")
+        self.char_ngrams = tuple(self.char_ngrams)
+        if len(self.char_ngrams) != 2 or not 1 <= self.char_ngrams[0] <= self.char_ngrams[1]:
+            raise ValueError(f"char_ngrams must be two sizes (low, high) with 1 <= low <= high, got {self.char_ngrams}")
+        undescribed = [l for l in (self.labels or []) if l not in LABELS and l not in self.label_descriptions]
+        if undescribed:
+            raise ValueError(f"extra label(s) {undescribed} need a description in label_descriptions")
         if self.target_precision is not None and not 0 < self.target_precision <= 1:
             raise ValueError("target_precision must be in (0, 1]")
-        if self.c <= 0 or self.min_df < 1 or self.max_features < 1:
-            raise ValueError("c must be > 0, min_df >= 1 and max_features >= 1")
+        if self.loss not in ("bce", "focal"):
+            raise ValueError(f"loss must be bce or focal, got {self.loss!r}")
+        numbers = {"c": self.c, "real_negative_weight": self.real_negative_weight, "learning_rate": self.learning_rate}
+        counts = {"min_df": self.min_df, "max_features": self.max_features, "epochs": self.epochs,
+                  "batch_size": self.batch_size, "grad_accum": self.grad_accum, "patience": self.patience}
+        bad = [k for k, v in numbers.items() if v <= 0] + [k for k, v in counts.items() if v < 1]
+        if self.max_length < 16 or not 0 <= self.stride < self.max_length:
+            bad.append("max_length/stride")
+        if bad:
+            raise ValueError(f"out of range: {', '.join(bad)}")
+
+    @property
+    def label_ids(self) -> list[str]:
+        """The labels trained: ``labels`` or the task's taxonomy labels."""
+        return list(self.labels or task_labels(self.task))
 
     def to_dict(self) -> dict:
         """JSON-ready settings."""
@@ -80,11 +130,68 @@ class TrainConfig:
 
 
 def load_splits(config: TrainConfig) -> dict[str, list[Example]]:
-    """Train/dev/test examples: the folder's split files, or a group-aware split of one file."""
+    """Train/dev/test examples: the folder's split files, or a group-aware split of one corpus."""
     path = Path(config.data)
-    if path.is_file():
-        return group_split(read_examples(path, config.task), seed=config.seed)
-    return {split: read_examples(path / f"{split}.jsonl", config.task) for split in ("train", "dev", "test")}
+    if path.is_dir() and (path / "train.jsonl").is_file():
+        return {split: read_any(path / f"{split}.jsonl", config.task, config.label_ids, config.text_column,
+                                config.label_column) for split in ("train", "dev", "test")}
+    return group_split(read_any(config.data, config.task, config.label_ids, config.text_column, config.label_column),
+                       seed=config.seed)
+
+
+def reference_data(config: TrainConfig, log) -> dict[str, list[Example]]:
+    """Real texts per split from ../shared/corpora: SMS/spam negatives or labelled real clauses."""
+    real: dict[str, list[Example]] = {"train": [], "dev": [], "test": []}
+    root = corpora_dir(config.corpora)
+    if root is None:
+        log("reference corpora not found: training on the given data only")
+        return real
+    if config.task == "messages" and config.extra_negatives:
+        real = {split: message_negatives(root, split, tuple(config.extra_negatives)) for split in real}
+        if config.max_real_negatives is not None:
+            rng = random.Random(config.seed)
+            real["train"] = rng.sample(real["train"], min(len(real["train"]), config.max_real_negatives))
+        log(f"extra negatives from {root}: " + ", ".join(f"{s} {len(v)}" for s, v in real.items()))
+    elif config.task == "clauses" and config.real_clause_labels and Path(config.real_clause_labels).is_dir():
+        labelled = real_clauses(root, config.real_clause_labels)
+        real = {split: [e for e in labelled if real_clause_split(e) == split] for split in real}
+        log("real labelled clauses: " + ", ".join(f"{s} {len(v)}" for s, v in real.items()))
+    return real
+
+
+def _fit(config: TrainConfig, spec: ModelSpec, train_set: list[Example], weights: np.ndarray,
+         dev_set: list[Example], log) -> tuple[object, list[dict]]:
+    labels = spec.labels
+    targets = gold_matrix(train_set, labels)
+    texts = [e.text for e in train_set]
+    if config.backbone == "baseline":
+        scorer = baseline.TfidfLogReg.fit(texts, targets, labels, c=config.c, min_df=config.min_df,
+                                          max_features=config.max_features, char_ngrams=config.char_ngrams,
+                                          sample_weight=weights)
+        return scorer, []
+    from .finetune import finetune
+
+    dev_gold = gold_matrix(dev_set, labels)
+
+    def dev_score(scorer) -> float:
+        scores = predict_scores(LoadedModel(spec, scorer, Path(config.output)), [e.text for e in dev_set])
+        return label_metrics(dev_gold, scores, labels, tune_thresholds(dev_gold, scores, labels))["macro_f1"]
+
+    return finetune(config.backbone, texts, targets, weights, labels, dev_score, epochs=config.epochs,
+                    batch_size=config.batch_size, learning_rate=config.learning_rate, max_length=config.max_length,
+                    stride=config.stride, grad_accum=config.grad_accum, loss=config.loss, patience=config.patience,
+                    seed=config.seed, log=log)
+
+
+def _save(output: Path, spec: ModelSpec, scorer) -> None:
+    if spec.architecture == baseline.ARCHITECTURE:
+        scorer.save(output)
+        write_config(output, spec)
+        return
+    scorer.model.save_pretrained(str(output), safe_serialization=True)
+    scorer.tokenizer.save_pretrained(str(output))
+    hf_config = json.loads((output / "config.json").read_text(encoding="utf-8"))
+    write_config(output, spec, extra=hf_config)
 
 
 def train(config: TrainConfig, log=print) -> dict:
@@ -92,43 +199,46 @@ def train(config: TrainConfig, log=print) -> dict:
 
     Returns the metrics that are also written to ``OUTPUT/metrics.json``.
     """
-    started = time.time()
-    labels = task_labels(config.task)
-    splits = load_splits(config)
-    real = {"train": [], "dev": [], "test": []}
-    root = corpora_dir(config.corpora)
-    if config.task == "messages" and config.extra_negatives and root is not None:
-        names = tuple(config.extra_negatives)
-        real = {split: message_negatives(root, split, names) for split in real}
-        log(f"extra negatives from {root}: " + ", ".join(f"{s} {len(v)}" for s, v in real.items()))
-    elif config.task == "messages" and config.extra_negatives:
-        log("reference corpora not found: training on the authored data only")
+    from .transformer import ARCHITECTURE as TRANSFORMER
 
+    started = time.time()
+    labels = config.label_ids
+    splits = load_splits(config)
+    real = reference_data(config, log)
     train_set = splits["train"] + real["train"]
-    log(f"training {config.backbone} on {len(train_set)} texts ({len(splits['train'])} authored)")
-    scorer = baseline.TfidfLogReg.fit([e.text for e in train_set], gold_matrix(train_set, labels), labels,
-                                      c=config.c, min_df=config.min_df, max_features=config.max_features)
-    spec = ModelSpec(config.task, labels, {label: 0.5 for label in labels}, baseline.ARCHITECTURE,
-                     aggregation=config.aggregation)
+    real_weight = config.real_negative_weight if config.task == "messages" else 1.0
+    weights = np.array([1.0] * len(splits["train"]) + [real_weight] * len(real["train"]))
+    descriptions = {l: config.label_descriptions.get(l, LABELS[l].definition if l in LABELS else "") for l in labels}
+    options = {} if config.backbone == "baseline" else {"max_length": config.max_length, "stride": config.stride}
+    spec = ModelSpec(config.task, labels, {label: 0.5 for label in labels},
+                     baseline.ARCHITECTURE if config.backbone == "baseline" else TRANSFORMER,
+                     aggregation=config.aggregation, label_descriptions=descriptions, options=options)
+    dev_set = splits["dev"] + real["dev"]
+    log(f"training {config.backbone} on {len(train_set)} texts ({len(splits['train'])} from {config.data})")
+    scorer, history = _fit(config, spec, train_set, weights, dev_set, log)
+    train_seconds = time.time() - started
     model = LoadedModel(spec, scorer, Path(config.output))
 
-    dev_set = splits["dev"] + real["dev"]
     dev_scores = predict_scores(model, [e.text for e in dev_set])
     spec.thresholds = tune_thresholds(gold_matrix(dev_set, labels), dev_scores, labels, config.target_precision)
     log(f"thresholds tuned on {len(dev_set)} dev texts: {spec.thresholds}")
 
     metrics = {"dev": evaluate(model, splits["dev"])[0], "test": evaluate(model, splits["test"])[0]}
-    if real["test"]:
+    if real["test"] and config.task == "messages":
         real_metrics, _ = evaluate(model, real["test"])
         metrics["real_negatives_test"] = {"n": real_metrics["n"],
                                           "false_positive_rate": real_metrics["any_label_false_positive_rate"]}
-    metrics["train_seconds"] = round(time.time() - started, 1)
+    elif real["test"]:
+        metrics["real_clauses_test"] = evaluate(model, real["test"])[0]
+    metrics["history"] = history
+    metrics["train_seconds"] = round(train_seconds, 1)
     metrics["counts"] = {split: len(v) for split, v in splits.items()} | {f"real_{s}": len(v) for s, v in real.items()}
 
     output = Path(config.output)
-    scorer.save(output)
-    write_config(output, spec)
+    output.mkdir(parents=True, exist_ok=True)
+    _save(output, spec, scorer)
     (output / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     (output / "training_config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
+    write_model_card(output, spec, config.to_dict(), metrics)
     log(f"test macro-F1 {metrics['test']['macro_f1']}, written to {output}")
     return metrics

@@ -34,8 +34,10 @@ def test_model_directory_is_self_describing_and_pickle_free(tiny_model):
     assert config["labels"] == ["intimidation", "privacy_disclosure", "insult"]
     assert set(config["thresholds"]) == set(config["labels"])
     assert config["normalizer"] == "norm-1"
-    assert sorted(p.name for p in output.iterdir()) == ["baseline.safetensors", "baseline_vocab.json", "config.json",
-                                                        "metrics.json", "training_config.json"]
+    assert sorted(p.name for p in output.iterdir()) == ["README.md", "baseline.safetensors", "baseline_vocab.json",
+                                                        "config.json", "metrics.json", "training_config.json"]
+    card = (output / "README.md").read_text(encoding="utf-8")
+    assert "## Intended use" in card and "## Out of scope" in card and "| `intimidation` |" in card
 
 
 def test_save_load_keeps_scores_and_batch_equals_single(tiny_model):
@@ -70,10 +72,12 @@ def test_unusable_models_raise_model_error(tiny_model, tmp_path):
 
 
 def test_training_config_checks_values():
-    with pytest.raises(ValueError, match="unknown backbone"):
-        TrainConfig(task="messages", data="d", output="o", backbone="gpt")
+    with pytest.raises(ValueError, match="need a description"):
+        TrainConfig(task="messages", data="d", output="o", labels=["intimidation", "spam_link"])
+    with pytest.raises(ValueError, match="out of range: epochs"):
+        TrainConfig(task="messages", data="d", output="o", epochs=0)
     with pytest.raises(ValueError, match="unknown training setting"):
-        TrainConfig.from_dict({"task": "messages", "data": "d", "output": "o", "epochs": 3})
+        TrainConfig.from_dict({"task": "messages", "data": "d", "output": "o", "epoch": 3})
     config = TrainConfig(task="clauses", data="d", output="o")
     assert config.aggregation == "max_clause"
     assert TrainConfig.from_dict(config.to_dict()) == config

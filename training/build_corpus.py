@@ -125,8 +125,8 @@ def diversity(splits: dict[str, list[Example]], labels: list[str]) -> dict:
         for example in splits[split]:
             grams = ngram_set(example.text)
             best = max((len(grams & other) / len(grams | other) for _, other in train_sets), default=0.0)
-            near[f"{split}_max_jaccard>=0.5"] += best >= 0.5
-            near[f"{split}_max_jaccard>=0.8"] += best >= 0.8
+            for level in (0.3, 0.5, 0.8):
+                near[f"{split}_max_jaccard>={level}"] += best >= level
     stats["near_duplicates_vs_train"] = dict(near)
     return stats
 

@@ -1,0 +1,73 @@
+"""Write the model card (``README.md``) of a trained model directory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .modeldir import ModelSpec
+from .taxonomy import LABELS
+
+_INTENDED = {
+    "messages": "Screening outbound debt-collection messages (SMS, chat, call-script lines) in Chinese for "
+                "intimidation, disclosure of the debtor's data, and insults, before sending or in audits. "
+                "Flags go to a human reviewer together with the evidence sentence.",
+    "clauses": "Screening Chinese app agreements, privacy policies and loan contracts for abusive consent "
+               "terms, clause by clause, to prepare a regulator's or reviewer's reading with cited evidence.",
+}
+
+
+def _metrics_table(block: dict, labels: list[str]) -> list[str]:
+    rows = ["| label | precision | recall | F1 | PR-AUC | support | threshold |", "|---|---|---|---|---|---|---|"]
+    for label in labels:
+        m = block["labels"][label]
+        auc = "–" if m["pr_auc"] is None else f"{m['pr_auc']:.3f}"
+        rows.append(f"| `{label}` | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {auc} | {m['support']} | {m['threshold']} |")
+    rows.append(f"| **macro** | | | **{block['macro_f1']:.3f}** | | {block['n']} texts | |")
+    return rows
+
+
+def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: dict) -> None:
+    """Write ``directory/README.md`` from the spec, the training settings and the metrics."""
+    labels = spec.labels
+    lines = [f"# nlpguard model — task `{spec.task}`, backbone `{config['backbone']}`", "",
+             f"Architecture `{spec.architecture}`, normaliser `{spec.normalizer}`, taxonomy {spec.taxonomy}, "
+             f"aggregation `{spec.aggregation}`. Load with `Guard.load(\"{directory}\")` or "
+             f"`nlpguard scan --model {directory} --task {spec.task}`."
+             + (" It is also a standard Hugging Face `AutoModelForSequenceClassification` directory."
+                if spec.architecture.startswith("nlpguard.HF") else ""), "",
+             "## Intended use", "", _INTENDED[spec.task], "",
+             "## Out of scope", "",
+             "- Legal conclusions: scores are evidence for a reviewer, not findings of a violation.",
+             "- Languages other than Chinese; texts from domains other than consumer lending.",
+             "- Decisions about individuals (credit, employment) of any kind.", "",
+             "## Labels and thresholds", "",
+             "| label | severity | threshold | definition |", "|---|---|---|---|"]
+    for label in labels:
+        severity = LABELS[label].severity if label in LABELS else "–"
+        lines.append(f"| `{label}` | {severity} | {spec.thresholds[label]} | {spec.label_descriptions.get(label, '')} |")
+    counts = metrics.get("counts", {})
+    lines += ["", "## Training data", "",
+              f"- Data: `{config['data']}` — train {counts.get('train')}, dev {counts.get('dev')}, test {counts.get('test')} texts.",
+              f"- Reference corpora (read from `../shared/corpora` when present): train {counts.get('real_train', 0)}, "
+              f"dev {counts.get('real_dev', 0)}, test {counts.get('real_test', 0)} texts "
+              + ("(real SMS and spam as compliant messages)." if spec.task == "messages" else "(hand-labelled real policy clauses)."),
+              "- Thresholds maximise each label's F1 on the dev split (dev = authored dev + reference dev)"
+              + (f", target precision {config['target_precision']}" if config.get("target_precision") else "") + ".",
+              f"- Training time: {metrics.get('train_seconds')} s.", "",
+              "## Metrics on the authored test split", ""]
+    lines += _metrics_table(metrics["test"], labels)
+    if "real_clauses_test" in metrics:
+        lines += ["", "## Metrics on real clauses (documents never seen in training)", ""]
+        lines += _metrics_table(metrics["real_clauses_test"], labels)
+    if "real_negatives_test" in metrics:
+        real = metrics["real_negatives_test"]
+        lines += ["", f"Any-label false-positive rate on {real['n']} held-out real SMS and spam: "
+                      f"{real['false_positive_rate']:.4f}."]
+    if metrics.get("history"):
+        lines += ["", "## Fine-tuning history", "", "| epoch | train loss | dev macro-F1 | seconds | device |", "|---|---|---|---|---|"]
+        lines += [f"| {h['epoch']} | {h['train_loss']} | {h['dev_macro_f1']} | {h['seconds']} | {h['device']} |" for h in metrics["history"]]
+    lines += ["", "## Limits", "",
+              "- The messages corpus is authored, not collected; expect a gap on real traffic and check thresholds on your own data.",
+              "- Reported speech, quotations and news about abuse are the main source of false alarms.",
+              "- Disguised spellings outside the training variants may be missed.", "",
+              "Full settings: `training_config.json`; all figures: `metrics.json`.", ""]
+    (directory / "README.md").write_text("\n".join(lines), encoding="utf-8")

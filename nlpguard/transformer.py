@@ -1,0 +1,84 @@
+"""Scorer for fine-tuned transformer classifiers (any BERT-family checkpoint).
+
+A model directory in Hugging Face format — ``config.json`` (with nlpguard's section),
+``model.safetensors`` and tokenizer files — loads here, in
+``transformers.AutoModelForSequenceClassification`` and in ``nlpguard scan --model``.
+Long texts are never truncated silently: each text is cut into windows of
+``max_length`` tokens overlapping by ``stride`` tokens, every window is scored,
+and a label's score is its maximum over the windows.
+
+Needs ``torch`` and ``transformers`` (``pip install 'nlpguard[train]'``).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ModelError
+from .normalize import normalize_text
+
+ARCHITECTURE = "nlpguard.HFSequenceClassifier.v1"
+DEFAULT_MAX_LENGTH = 256
+DEFAULT_STRIDE = 64
+
+
+def _require():
+    try:
+        import torch
+        import transformers
+    except ImportError as exc:  # the light install has neither
+        raise ModelError("transformer models need torch and transformers: pip install 'nlpguard[train]'") from exc
+    return torch, transformers
+
+
+class TransformerScorer:
+    """Sigmoid scores from a sequence-classification transformer, max-aggregated over windows."""
+
+    def __init__(self, model, tokenizer, labels: list[str], max_length: int = DEFAULT_MAX_LENGTH,
+                 stride: int = DEFAULT_STRIDE, batch_size: int = 64):
+        self.torch, _ = _require()
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.labels = list(labels)
+        self.max_length = max_length
+        self.stride = stride
+        self.batch_size = batch_size
+        self.device = next(model.parameters()).device
+
+    @classmethod
+    def load(cls, directory: str | Path, labels: list[str], max_length: int = DEFAULT_MAX_LENGTH,
+             stride: int = DEFAULT_STRIDE, device: str | None = None) -> "TransformerScorer":
+        """Load model and tokenizer from a Hugging Face directory (CPU unless a GPU is present)."""
+        torch, transformers = _require()
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        tokenizer = transformers.AutoTokenizer.from_pretrained(str(directory))
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(str(directory)).to(device)
+        if model.config.num_labels != len(labels):
+            raise ModelError(f"{directory}: the network has {model.config.num_labels} outputs, the config names {len(labels)} labels")
+        return cls(model, tokenizer, labels, max_length, stride)
+
+    def windows(self, texts: list[str]) -> tuple[dict, list[int]]:
+        """Tokenised windows of the normalised texts and, per window, the index of its text."""
+        encoded = self.tokenizer([normalize_text(t) for t in texts], truncation=True, max_length=self.max_length,
+                                 stride=self.stride, return_overflowing_tokens=True, padding=False)
+        owners = list(encoded.pop("overflow_to_sample_mapping"))
+        return encoded, owners
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        """Scores of shape (len(texts), len(labels)): per label, the maximum over a text's windows."""
+        scores = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
+        if not texts:
+            return scores
+        encoded, owners = self.windows(texts)
+        ids = encoded["input_ids"]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # length buckets: little padding
+        window_scores = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
+        with self.torch.inference_mode():
+            for begin in range(0, len(order), self.batch_size):
+                chosen = order[begin:begin + self.batch_size]
+                batch = self.tokenizer.pad({k: [encoded[k][i] for i in chosen] for k in encoded}, return_tensors="pt")
+                logits = self.model(**{k: v.to(self.device) for k, v in batch.items()}).logits
+                window_scores[chosen] = self.torch.sigmoid(logits.float()).cpu().numpy()
+        np.maximum.at(scores, np.array(owners), window_scores)
+        return scores
