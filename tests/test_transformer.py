@@ -1,0 +1,108 @@
+"""The transformer path on a tiny randomly initialised BERT built here (no network, no real checkpoint)."""
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from nlpguard import Guard  # noqa: E402
+from nlpguard.modeldir import load_model  # noqa: E402
+from nlpguard.normalize import normalize_text  # noqa: E402
+from nlpguard.train import TrainConfig, train  # noqa: E402
+
+from .conftest import TINY_MESSAGES  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_backbone(tmp_path_factory):
+    """A 2-layer BERT with a character vocabulary, saved like a Hugging Face checkpoint."""
+    directory = tmp_path_factory.mktemp("tiny-bert")
+    chars = sorted({c for text, _ in TINY_MESSAGES for c in normalize_text(text)} | set("一条从未见过的消息里面什么都没有另句话"))
+    (directory / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]) + "\n", encoding="utf-8")
+    tokenizer = transformers.BertTokenizerFast.from_pretrained(str(directory))
+    config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2,
+                                     num_attention_heads=2, intermediate_size=128, max_position_embeddings=128)
+    torch.manual_seed(0)
+    transformers.BertForMaskedLM(config).save_pretrained(str(directory))
+    tokenizer.save_pretrained(str(directory))
+    return directory
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier(tiny_backbone, tmp_path_factory):
+    """The tiny backbone fine-tuned on the tiny messages (train = dev = test: an overfit check)."""
+    data = tmp_path_factory.mktemp("data")
+    rows = [{"id": f"t{i}", "text": t, "labels": l} for i, (t, l) in enumerate(TINY_MESSAGES)]
+    for split in ("train", "dev", "test"):
+        (data / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    output = tmp_path_factory.mktemp("model")
+    config = TrainConfig(task="messages", data=str(data), output=str(output), backbone=str(tiny_backbone),
+                         extra_negatives=[], epochs=30, batch_size=4, learning_rate=2e-3, max_length=32, stride=8,
+                         patience=30)
+    metrics = train(config, log=lambda line: None)
+    return output, metrics
+
+
+def test_fine_tuning_overfits_the_tiny_set(tiny_classifier):
+    output, metrics = tiny_classifier
+    assert metrics["test"]["macro_f1"] == 1.0
+    assert [h["epoch"] for h in metrics["history"]][:3] == [1, 2, 3]
+
+
+def test_directory_loads_in_transformers_and_in_guard(tiny_classifier):
+    output, _ = tiny_classifier
+    config = json.loads((output / "config.json").read_text(encoding="utf-8"))
+    assert config["nlpguard"]["architecture"] == "nlpguard.HFSequenceClassifier.v1"
+    assert config["nlpguard"]["options"] == {"max_length": 32, "stride": 8}
+    assert (output / "model.safetensors").is_file() and not list(output.glob("*.bin"))
+    hf = transformers.AutoModelForSequenceClassification.from_pretrained(str(output))
+    assert hf.config.id2label == {0: "intimidation", 1: "privacy_disclosure", 2: "insult"}
+    guard = Guard.load(output)
+    for text, labels in TINY_MESSAGES:
+        assert guard.scan(text, task="messages")["labels"] == labels
+
+
+def test_save_load_identical_and_batch_equals_single(tiny_classifier):
+    output, _ = tiny_classifier
+    texts = [t for t, _ in TINY_MESSAGES]
+    first = Guard.load(output).scan(texts, task="messages")
+    assert Guard.load(output).scan(texts, task="messages", batch_size=3) == first
+    assert [Guard.load(output).scan(t, task="messages") for t in texts] == first
+
+
+def test_long_text_is_windowed_not_truncated(tiny_classifier):
+    output, _ = tiny_classifier
+    scorer = load_model(output, "messages").scorer
+    tail = "今晚我们的人就到你家楼下等你，你跑不了"
+    long_text = "明天下午三点开会，记得带电脑。" * 6 + tail
+    encoded, owners = scorer.windows([long_text])
+    assert len(owners) > 1                                   # several windows, none dropped
+    last_window = scorer.tokenizer.decode(encoded["input_ids"][-1], skip_special_tokens=True).replace(" ", "")
+    assert last_window.endswith(normalize_text(tail))        # the end of the text is read
+    per_window = np.stack([scorer.predict([scorer.tokenizer.decode(ids, skip_special_tokens=True).replace(" ", "")])[0]
+                           for ids in encoded["input_ids"]])
+    np.testing.assert_allclose(scorer.predict([long_text])[0], per_window.max(axis=0), atol=1e-4)  # padding noise
+
+
+def test_extra_labels_from_a_researchers_csv(tiny_backbone, tmp_path):
+    import csv
+
+    source = tmp_path / "corpus.csv"
+    with open(source, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["body", "tags", "group"])
+        for i in range(30):
+            text, labels = TINY_MESSAGES[i % len(TINY_MESSAGES)]
+            extra = ["night_contact"] if i % 3 == 0 else []
+            writer.writerow([f"{text}（{i}）", ";".join(labels + extra), f"g{i}"])
+    config = TrainConfig(task="messages", data=str(source), output=str(tmp_path / "m"), backbone="baseline",
+                         text_column="body", label_column="tags", extra_negatives=[], min_df=1,
+                         labels=["intimidation", "privacy_disclosure", "insult", "night_contact"],
+                         label_descriptions={"night_contact": "contact between 22:00 and 08:00"})
+    train(config, log=lambda line: None)
+    guard = Guard.load(tmp_path / "m")
+    record = guard.scan("再不还，明天带几个兄弟去你公司门口堵你", task="messages")
+    assert set(record["scores"]) == {"intimidation", "privacy_disclosure", "insult", "night_contact"}
+    assert guard.model("messages").spec.label_descriptions["night_contact"] == "contact between 22:00 and 08:00"
