@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import DataError
+from .inputs import parse_jsonl_line
 from .taxonomy import TASKS, task_labels
 
 SPLITS = ("train", "dev", "test")
@@ -61,20 +62,10 @@ def _parse(path: Path, allowed: set[str] | None) -> tuple[list[Example], list[st
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, start=1):
             where = f"{path}:{number}"
-            try:
-                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                problems.append(f"{where}: not valid UTF-8 ({exc.reason} at byte {exc.start})")
-                continue
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                problems.append(f"{where}: bad JSON: {exc.msg} (column {exc.colno})")
-                continue
-            if not isinstance(record, dict):
-                problems.append(f"{where}: expected a JSON object, got {type(record).__name__}")
+            record, problem = parse_jsonl_line(raw, number == 1)
+            if problem:
+                problems.append(f"{where}: {problem}")
+            if record is None:
                 continue
             text, labels, rid = record.get("text"), record.get("labels"), record.get("id")
             if not isinstance(text, str) or not text.strip():

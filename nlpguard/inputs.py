@@ -78,22 +78,30 @@ def _decode_line(raw: bytes, first: bool) -> tuple[str | None, str | None]:
         return None, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at position {exc.start})"
 
 
+def parse_jsonl_line(raw: bytes, first: bool = False) -> tuple[dict | None, str | None]:
+    """Parse one JSON Lines line: ``(record, None)``, ``(None, problem)``, or ``(None, None)`` when blank."""
+    line, problem = _decode_line(raw, first)
+    if problem:
+        return None, problem
+    if not line.strip():
+        return None, None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return None, f"invalid JSON: {exc.msg} (column {exc.colno})"
+    if not isinstance(record, dict):
+        return None, f"expected a JSON object, got {type(record).__name__}"
+    return record, None
+
+
 def _jsonl(stream: BinaryIO, name: str) -> Iterator[InputRecord]:
     for number, raw in enumerate(stream, start=1):
         default_id = f"{name}:{number}"
-        line, problem = _decode_line(raw, number == 1)
+        record, problem = parse_jsonl_line(raw, number == 1)
         if problem:
             yield InputRecord(default_id, error=problem)
             continue
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield InputRecord(default_id, error=f"invalid JSON: {exc.msg} (column {exc.colno})")
-            continue
-        if not isinstance(record, dict):
-            yield InputRecord(default_id, error=f"expected a JSON object, got {type(record).__name__}")
+        if record is None:
             continue
         rid = _record_id(record.get("id"), default_id)
         problem = _check_text(record.get("text"))

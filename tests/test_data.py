@@ -25,7 +25,7 @@ def test_validate_names_each_problem_with_its_line(tmp_path):
         f"{path}:3: duplicate id 'a' (first on line 1)",
         f"{path}:4: duplicate text (first on line 1)",
         f"{path}:5: 'text' is missing, empty or not a string",
-        f"{path}:6: bad JSON: Invalid control character at (column 23)",
+        f"{path}:6: invalid JSON: Unterminated string starting at (column 21)",
         f"{path}:7: 'labels' must be a list of label ids ([] for compliant)",
     ]
     with pytest.raises(DataError, match="unknown label"):
