@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import NlpguardError
-from .inputs import LINE_FORMATS, InputRecord, check_input, read_inputs
-from .outputs import FORMATS, WRITERS
+from .inputs import LINE_FORMATS, InputRecord, check_input, expand_inputs, read_inputs
+from .outputs import FORMATS, make_writer
 from .taxonomy import TASKS
 
 
@@ -48,9 +48,9 @@ def _batches(records: Iterable[InputRecord], size: int) -> Iterator[list[InputRe
         yield batch
 
 
-def _all_records(inputs: list[str], task: str, declared: str | None) -> Iterator[InputRecord]:
-    for path in inputs:
-        yield from read_inputs(path, task, declared)
+def _all_records(inputs: list[tuple[str, str]], task: str, declared: str | None) -> Iterator[InputRecord]:
+    for path, name in inputs:
+        yield from read_inputs(path, task, declared, name)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -67,19 +67,20 @@ def cmd_scan(args: argparse.Namespace) -> int:
         thresholds = guard.thresholds(args.task, overrides)
     except ValueError as exc:
         raise UsageError(f"--threshold: {exc}") from None
-    for path in args.inputs:
-        try:
+    try:
+        inputs = expand_inputs(args.inputs, args.task)
+        for path, _ in inputs:
             check_input(path, args.task, args.input_format)
-        except (OSError, ValueError) as exc:
-            raise UsageError(str(exc)) from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
     labels = guard.labels(args.task)
     stream = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
-    writer = WRITERS[args.format](stream, labels)
+    writer = make_writer(args.format, stream, labels, args.task)
     errors = 0
     progress = tqdm(unit=" records", file=sys.stderr, disable=None if args.progress == "auto" else args.progress == "off",
                     desc="nlpguard scan", mininterval=1.0)
     try:
-        for batch in _batches(_all_records(args.inputs, args.task, args.input_format), args.batch_size):
+        for batch in _batches(_all_records(inputs, args.task, args.input_format), args.batch_size):
             valid = [r for r in batch if r.error is None]
             results = iter(guard.scan([r.text for r in valid], args.task, thresholds, batch_size=args.batch_size))
             for record in batch:
@@ -177,7 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     scan = commands.add_parser("scan", help="scan messages or agreement documents")
-    scan.add_argument("inputs", nargs="+", metavar="INPUT", help="file (.jsonl .csv .txt; documents for clauses) or - for stdin")
+    scan.add_argument("inputs", nargs="+", metavar="INPUT",
+                      help="file (.jsonl .csv .txt; for clauses also .md .html .pdf .docx), a folder (read recursively) or - for stdin")
     scan.add_argument("--task", required=True, choices=TASKS)
     scan.add_argument("--model", help="model directory or packaged model name (default: the embedded default)")
     scan.add_argument("--output", help="output file (default: standard output)")

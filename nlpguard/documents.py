@@ -13,6 +13,7 @@ from pathlib import Path
 from charset_normalizer import from_bytes
 
 DOCUMENT_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+_LINE_END = tuple("。！？!?；;：:」』”）)")
 
 
 class DocumentError(Exception):
@@ -42,14 +43,44 @@ def _html(data: bytes) -> str:
     return text
 
 
+def repair_wrapped_lines(text: str) -> str:
+    """Join lines that a PDF wrapped inside a sentence.
+
+    A line is a wrap when it is about as long as the page's full lines (at least 85 % of the
+    90th-percentile line length), does not end a sentence, and the next line does not start
+    a numbered item. Latin words split across lines get a space back.
+    """
+    from .segment import starts_item
+
+    lines = text.split("\n")
+    lengths = sorted(len(line.strip()) for line in lines if line.strip())
+    if len(lengths) < 5:
+        return text
+    full = 0.85 * lengths[int(0.9 * (len(lengths) - 1))]
+    out = []
+    for k, line in enumerate(lines):
+        out.append(line)
+        following = lines[k + 1] if k + 1 < len(lines) else ""
+        wrapped = (len(line.strip()) >= full and not line.rstrip().endswith(_LINE_END) and following.strip()
+                   and not starts_item(following))
+        if k + 1 < len(lines):
+            out.append((" " if line[-1:].isascii() and line[-1:].isalnum() and following[:1].isalnum() else "")
+                       if wrapped else "\n")
+    return "".join(out)
+
+
 def _pdf(data: bytes) -> str:
+    import logging
+
     from pypdf import PdfReader
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # the error record says what is wrong
 
     try:
         pages = [page.extract_text() or "" for page in PdfReader(io.BytesIO(data)).pages]
     except Exception as exc:  # pypdf raises many types for damaged files
         raise DocumentError(f"unreadable PDF ({exc})") from exc
-    return "\n".join(pages)
+    return repair_wrapped_lines("\n".join(pages))
 
 
 def _docx(data: bytes) -> str:

@@ -108,11 +108,30 @@ class Guard:
             records.extend(self._records(model, texts[begin:begin + batch_size], limits))
         return records
 
+    def scan_document(self, document: str, thresholds: dict[str, float] | None = None) -> dict:
+        """Scan one agreement: the document record of :meth:`scan` plus ``clauses``.
+
+        ``clauses`` lists every clause in order with ``start``, ``end``, ``text``,
+        ``heading`` (its section), ``scores`` (every label) and ``labels`` (at or above threshold):
+        the clause-level view a reviewer reads next to the document.
+        """
+        model = self.model("clauses")
+        limits = self.thresholds("clauses", thresholds)
+        labels = model.spec.labels
+        result = score_texts(model, [document])[0]
+        record = self._records(model, [document], limits, [result])[0]
+        record["clauses"] = [
+            {"start": unit.start, "end": unit.end, "text": unit.text, "heading": unit.heading,
+             "scores": {label: float(s) for label, s in zip(labels, row)},
+             "labels": [label for label, s in zip(labels, row) if s >= limits[label]]}
+            for unit, row in zip(result.units, result.unit_scores)]
+        return record
+
     @staticmethod
-    def _records(model: LoadedModel, texts: list[str], thresholds: dict[str, float]) -> list[dict]:
+    def _records(model: LoadedModel, texts: list[str], thresholds: dict[str, float], results=None) -> list[dict]:
         labels = model.spec.labels
         records = []
-        for result in score_texts(model, texts):
+        for result in results if results is not None else score_texts(model, texts):
             scores = {label: float(s) for label, s in zip(labels, result.scores)}
             flagged = [label for label in labels if scores[label] >= thresholds[label]]
             records.append({"labels": flagged, "scores": scores, "families": families_of(flagged),

@@ -132,6 +132,28 @@ def _csv(stream: BinaryIO, name: str) -> Iterator[InputRecord]:
         yield InputRecord(rid, error=problem) if problem else InputRecord(rid, row["text"])
 
 
+def expand_inputs(paths: list[str], task: str) -> list[tuple[str, str]]:
+    """``(path, name)`` per input: folders are expanded recursively, in sorted order, to the files
+    ``task`` reads (documents for clauses; .jsonl/.csv/.txt for messages); ``name`` is the path
+    relative to the folder given, used as the id of a document.
+
+    Raises:
+        ValueError: a folder without any readable file.
+    """
+    suffixes = DOCUMENT_SUFFIXES + (".jsonl", ".csv") if task == "clauses" else (".jsonl", ".csv", ".txt")
+    expanded = []
+    for path in paths:
+        folder = Path(path)
+        if path == "-" or not folder.is_dir():
+            expanded.append((path, Path(path).name if path != "-" else "stdin"))
+            continue
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in suffixes)
+        if not files:
+            raise ValueError(f"{path}: folder holds no {' '.join(suffixes)} file")
+        expanded += [(str(p), str(p.relative_to(folder))) for p in files]
+    return expanded
+
+
 def check_input(path: str, task: str, declared: str | None = None) -> None:
     """Raise before scanning when ``path`` cannot be an input at all (a usage error).
 
@@ -152,8 +174,10 @@ def check_input(path: str, task: str, declared: str | None = None) -> None:
             raise ValueError(f"{path}: CSV has no 'text' column (columns: {', '.join(header) or 'none'})")
 
 
-def read_inputs(path: str, task: str, declared: str | None = None) -> Iterator[InputRecord]:
+def read_inputs(path: str, task: str, declared: str | None = None, name: str | None = None) -> Iterator[InputRecord]:
     """Stream the records of one input (a path or ``-`` for standard input).
+
+    A document's id is ``name`` (default: its file name).
 
     Raises:
         ValueError: unsupported input type, or a CSV without a ``text`` column
@@ -162,7 +186,7 @@ def read_inputs(path: str, task: str, declared: str | None = None) -> Iterator[I
     """
     kind = input_format(path, task, declared)
     if kind == "document":
-        name = Path(path).name
+        name = name or Path(path).name
         try:
             yield InputRecord(name, read_document(path))
         except DocumentError as exc:

@@ -1,8 +1,11 @@
 """Write scan records as JSON Lines, CSV or a self-contained HTML report.
 
 Writers take records one at a time (``write``) and finish with ``close``;
-JSON Lines and CSV stream, the HTML report keeps only counts and the
-highest-scoring flagged records it shows.
+JSON Lines and CSV stream. For messages the HTML report keeps only counts and
+the highest-scoring flagged records; for agreements (``clauses``) it is a
+regulator's report: a document × label summary, then every document with its
+flagged clauses, label, severity, score and legal grounds. Tables sort by
+clicking a column and filter by typing, with no server and no external assets.
 """
 from __future__ import annotations
 
@@ -15,14 +18,13 @@ from typing import TextIO
 
 from .taxonomy import LABELS
 
-FORMATS = ("jsonl", "csv", "html")
 HTML_MAX_SHOWN = 500
 
 
 class JsonlWriter:
     """One JSON object per line, exactly the interface record."""
 
-    def __init__(self, stream: TextIO, labels: list[str]):
+    def __init__(self, stream: TextIO, labels: list[str], task: str = "messages"):
         self.stream = stream
 
     def write(self, record: dict) -> None:
@@ -35,16 +37,44 @@ class JsonlWriter:
 
 
 class CsvWriter:
-    """One row per record: id, labels, families, a score column per label, evidence, error."""
+    """Messages: one row per record (id, labels, families, a score column per label, evidence, error).
 
-    def __init__(self, stream: TextIO, labels: list[str]):
+    Clauses: one row per flagged clause (document id, clause offsets, section heading, clause
+    text, labels, severity, grounds, a score column per label); a document without flagged
+    clauses, or one that could not be read, still gets one row.
+    """
+
+    def __init__(self, stream: TextIO, labels: list[str], task: str = "messages"):
         self.stream = stream
         self.labels = labels
+        self.task = task
         self.writer = csv.writer(stream)
-        self.writer.writerow(["id", "labels", "families", *[f"score_{l}" for l in labels], "evidence", "error"])
+        if task == "clauses":
+            self.writer.writerow(["document", "start", "end", "heading", "clause", "labels", "severity", "grounds",
+                                  *[f"score_{l}" for l in labels], "error"])
+        else:
+            self.writer.writerow(["id", "labels", "families", *[f"score_{l}" for l in labels], "evidence", "error"])
+
+    def _clause_rows(self, record: dict) -> None:
+        if "error" in record or not record["evidence"]:
+            self.writer.writerow([record["id"], "", "", "", "", "", "", "", *[""] * len(self.labels), record.get("error", "")])
+            return
+        clauses: dict[tuple[int, int], list[dict]] = {}
+        for item in record["evidence"]:
+            clauses.setdefault((item["start"], item["end"]), []).append(item)
+        for (start, end), items in clauses.items():
+            scores = {item["label"]: item["score"] for item in items}
+            known = [LABELS[i["label"]] for i in items if i["label"] in LABELS]
+            severity = "high" if any(l.severity == "high" for l in known) else "medium" if known else ""
+            self.writer.writerow([record["id"], start, end, items[0].get("heading", ""), items[0]["text"],
+                                  ";".join(i["label"] for i in items), severity, " | ".join(l.grounds for l in known),
+                                  *[scores.get(l, "") for l in self.labels], ""])
 
     def write(self, record: dict) -> None:
-        """Write one record as a row."""
+        """Write one record as a row (messages) or as its flagged clauses (clauses)."""
+        if self.task == "clauses":
+            self._clause_rows(record)
+            return
         scores = record.get("scores", {})
         evidence = " | ".join(f"{e['label']}@{e['start']}-{e['end']}: {e['text']}" for e in record.get("evidence", []))
         self.writer.writerow([record["id"], ";".join(record.get("labels", [])), ";".join(record.get("families", [])),
@@ -65,7 +95,7 @@ mark{background:#ffd7d7}.high{color:#b00020;font-weight:bold}.medium{color:#a85d
 class HtmlWriter:
     """A single self-contained page: counts per label, then the top flagged records with evidence."""
 
-    def __init__(self, stream: TextIO, labels: list[str]):
+    def __init__(self, stream: TextIO, labels: list[str], task: str = "messages"):
         self.stream = stream
         self.labels = labels
         self.counts: Counter = Counter()
@@ -115,4 +145,82 @@ class HtmlWriter:
         self.stream.flush()
 
 
-WRITERS = {"jsonl": JsonlWriter, "csv": CsvWriter, "html": HtmlWriter}
+_SCRIPT = """function sortBy(th){const t=th.closest('table'),i=[...th.parentNode.children].indexOf(th),
+b=t.tBodies[0],r=[...b.rows],d=th.dataset.dir==='asc'?-1:1;th.dataset.dir=d===1?'asc':'desc';
+r.sort((x,y)=>{const a=x.cells[i].dataset.v??x.cells[i].textContent,c=y.cells[i].dataset.v??y.cells[i].textContent;
+const n=parseFloat(a)-parseFloat(c);return(isNaN(n)?a.localeCompare(c,'zh'):n)*d});r.forEach(x=>b.appendChild(x))}
+function filterAll(q){q=q.toLowerCase();document.querySelectorAll('[data-filter]').forEach(e=>{
+e.style.display=e.textContent.toLowerCase().includes(q)?'':'none'})}"""
+
+
+class DocumentHtmlWriter:
+    """The agreements report: one row per document in a summary, then each document's flagged clauses."""
+
+    def __init__(self, stream: TextIO, labels: list[str], task: str = "clauses"):
+        self.stream = stream
+        self.labels = labels
+        self.documents: list[dict] = []
+
+    def write(self, record: dict) -> None:
+        """Keep the document's id, labels, evidence and error (not its text)."""
+        self.documents.append({k: record[k] for k in ("id", "labels", "evidence", "error") if k in record})
+
+    def _summary(self) -> str:
+        e = html.escape
+        head = "".join(f"<th onclick='sortBy(this)' title='{e(LABELS[l].definition) if l in LABELS else ''}'>{e(l)}</th>"
+                       for l in self.labels)
+        rows = []
+        for doc in self.documents:
+            counts = Counter(item["label"] for item in doc.get("evidence", []))
+            high = sum(1 for item in doc.get("evidence", []) if item.get("severity") == "high")
+            cells = "".join(f"<td data-v='{counts[l]}' class='{'hit' if counts[l] else ''}'>{counts[l] or ''}</td>" for l in self.labels)
+            status = e(doc["error"]) if "error" in doc else f"{len(doc['labels'])} label(s)"
+            rows.append(f"<tr data-filter><td><a href='#doc-{len(rows)}'>{e(doc['id'])}</a></td><td data-v='{high}'>{high}</td>"
+                        f"{cells}<td>{status}</td></tr>")
+        return (f"<table id='summary'><thead><tr><th onclick='sortBy(this)'>document</th>"
+                f"<th onclick='sortBy(this)'>high-severity clauses</th>{head}<th onclick='sortBy(this)'>status</th></tr></thead>"
+                f"<tbody>{''.join(rows)}</tbody></table>")
+
+    def close(self) -> None:
+        """Write the page."""
+        e = html.escape
+        flagged = sum(1 for d in self.documents if d.get("labels"))
+        errors = sum(1 for d in self.documents if "error" in d)
+        parts = [f"<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'><title>nlpguard agreements report</title>"
+                 f"<style>{_STYLE} th{{cursor:pointer}} td.hit{{background:#ffe3e3}} input{{padding:4px;width:22em}}</style>"
+                 f"<script>{_SCRIPT}</script></head><body><h1>nlpguard agreements report</h1>",
+                 f"<p>{len(self.documents)} documents, {flagged} with flagged clauses, {errors} unreadable. "
+                 f"Click a column to sort; type to filter.</p>",
+                 "<p><input id='q' placeholder='filter documents and clauses' oninput='filterAll(this.value)'></p>",
+                 self._summary()]
+        for index, doc in enumerate(self.documents):
+            parts.append(f"<section id='doc-{index}' data-filter><h2>{e(doc['id'])}</h2>")
+            if "error" in doc:
+                parts.append(f"<p class='err'>{e(doc['error'])}</p></section>")
+                continue
+            if not doc["evidence"]:
+                parts.append("<p>No clause flagged.</p></section>")
+                continue
+            parts.append("<table><thead><tr><th onclick='sortBy(this)'>position</th><th>clause</th>"
+                         "<th onclick='sortBy(this)'>label</th><th onclick='sortBy(this)'>severity</th>"
+                         "<th onclick='sortBy(this)'>score</th><th>legal grounds</th></tr></thead><tbody>")
+            for item in doc["evidence"]:
+                section = f"<br><small>{e(item['heading'])}</small>" if item.get("heading") else ""
+                parts.append(f"<tr data-filter><td data-v='{item['start']}'>{item['start']}–{item['end']}</td>"
+                             f"<td><mark>{e(item['text'])}</mark>{section}</td><td>{e(item['label'])}</td>"
+                             f"<td class='{item.get('severity', '')}'>{e(item.get('severity', ''))}</td>"
+                             f"<td data-v='{item['score']}'>{item['score']:.3f}</td><td>{e(item.get('grounds', ''))}</td></tr>")
+            parts.append("</tbody></table></section>")
+        parts.append("</body></html>\n")
+        self.stream.write("".join(parts))
+        self.stream.flush()
+
+
+FORMATS = ("jsonl", "csv", "html")
+
+
+def make_writer(fmt: str, stream: TextIO, labels: list[str], task: str):
+    """The writer for an output format and task."""
+    if fmt == "html":
+        return (DocumentHtmlWriter if task == "clauses" else HtmlWriter)(stream, labels, task)
+    return {"jsonl": JsonlWriter, "csv": CsvWriter}[fmt](stream, labels, task)

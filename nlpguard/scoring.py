@@ -18,6 +18,7 @@ import numpy as np
 
 from .modeldir import LoadedModel
 from .segment import Span, split_clauses, split_sentences
+from .taxonomy import LABELS
 
 SCORE_DECIMALS = 4
 
@@ -70,7 +71,11 @@ def score_texts(model: LoadedModel, texts: list[str]) -> list[TextScores]:
 
 
 def evidence_for(result: TextScores, labels: list[str], flagged: list[str], thresholds: dict[str, float]) -> list[dict]:
-    """Evidence spans for the flagged labels: units at or above threshold, else the best unit."""
+    """Evidence spans for the flagged labels: units at or above threshold, else the best unit.
+
+    Each item has the interface fields (label, text, start, end, score) plus, for taxonomy
+    labels, ``severity`` and ``grounds``, and for clauses their section ``heading``.
+    """
     evidence = []
     for label in flagged:
         k = labels.index(label)
@@ -78,7 +83,11 @@ def evidence_for(result: TextScores, labels: list[str], flagged: list[str], thre
         chosen = [i for i in range(len(result.units)) if column[i] >= thresholds[label]] or [int(column.argmax())]
         for i in chosen:
             unit = result.units[i]
-            evidence.append({"label": label, "text": unit.text, "start": unit.start, "end": unit.end,
-                             "score": float(column[i])})
+            item = {"label": label, "text": unit.text, "start": unit.start, "end": unit.end, "score": float(column[i])}
+            if label in LABELS:
+                item["severity"], item["grounds"] = LABELS[label].severity, LABELS[label].grounds
+            if unit.heading:
+                item["heading"] = unit.heading
+            evidence.append(item)
     evidence.sort(key=lambda e: (e["start"], labels.index(e["label"])))
     return evidence

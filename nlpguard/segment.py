@@ -6,8 +6,9 @@ sentences ending in 。；！？, lines). Every unit is a :class:`Span` whose
 """
 from __future__ import annotations
 
+import bisect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 _SENTENCE_END = re.compile(r"[^。！？!?；;…\n]*(?:[。！？!?；;…]+[」』”’)）]*|\n|$)")
 # Start of a numbered clause: 第十二条 / 一、 / （三） / (3) / 1. / 1.2 / 1、 / ① / • -
@@ -17,6 +18,8 @@ _ITEM_START = re.compile(
     r"|[\u2460-\u2473\u3251-\u325f]|[•·\-\*■●◆▪])"
 )
 _MIN_UNIT_CHARS = 6
+# A heading: one short line without sentence punctuation (一、总则 / 第三章 … / ## … / 隐私政策).
+_HEADING_LINE = re.compile(r"(?m)^[ \t\u3000#*]*([^\n。！？!?；;，,：:]{2,30}?)[ \t\u3000*]*$")
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Span:
     start: int
     end: int
     text: str
+    heading: str = ""
 
 
 def _trimmed(text: str, start: int, end: int) -> Span | None:
@@ -85,4 +89,27 @@ def split_clauses(document: str, min_chars: int = _MIN_UNIT_CHARS) -> list[Span]
         block = document[begin:finish]
         for sentence in split_sentences(block, min_chars=1):
             spans.append(Span(begin + sentence.start, begin + sentence.end, sentence.text))
-    return _merge_short(document, spans, min_chars)
+    return _with_headings(document, _merge_short(document, spans, min_chars))
+
+
+def starts_item(line: str) -> bool:
+    """True when ``line`` begins a numbered or bulleted item (第X条, 一、, （一）, 1.1, ①, •)."""
+    return bool(_ITEM_START.match(line))
+
+
+def headings_of(document: str) -> list[tuple[int, str]]:
+    """``(offset, heading)`` for every heading-like line: short, no sentence punctuation."""
+    return [(m.start(1), m.group(1).strip()) for m in _HEADING_LINE.finditer(document) if m.group(1).strip()]
+
+
+def _with_headings(document: str, spans: list[Span]) -> list[Span]:
+    """Give each clause the nearest heading line at or before it (its section) as context."""
+    headings = headings_of(document)
+    offsets = [offset for offset, _ in headings]
+    out = []
+    for span in spans:
+        k = bisect.bisect_right(offsets, span.start + max(0, len(span.text) - len(span.text.lstrip())))
+        while k > 0 and headings[k - 1][1] == span.text.strip():
+            k -= 1  # a heading is not its own section
+        out.append(replace(span, heading=headings[k - 1][1]) if k else span)
+    return out

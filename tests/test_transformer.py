@@ -106,3 +106,14 @@ def test_extra_labels_from_a_researchers_csv(tiny_backbone, tmp_path):
     record = guard.scan("再不还，明天带几个兄弟去你公司门口堵你", task="messages")
     assert set(record["scores"]) == {"intimidation", "privacy_disclosure", "insult", "night_contact"}
     assert guard.model("messages").spec.label_descriptions["night_contact"] == "contact between 22:00 and 08:00"
+
+
+def test_corpus_saved_with_datasets_is_read_with_column_mapping(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from nlpguard.data import read_any
+
+    rows = {"content": [t for t, _ in TINY_MESSAGES], "y": [";".join(l) for _, l in TINY_MESSAGES]}
+    datasets.Dataset.from_dict(rows).save_to_disk(str(tmp_path / "ds"))
+    examples = read_any(tmp_path / "ds", "messages", ["intimidation", "privacy_disclosure", "insult"],
+                        text_column="content", label_column="y")
+    assert [(e.text, e.labels) for e in examples] == [(t, l) for t, l in TINY_MESSAGES]

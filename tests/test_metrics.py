@@ -1,0 +1,28 @@
+import numpy as np
+import pytest
+
+from nlpguard.metrics import label_metrics, tune_thresholds
+
+GOLD = np.array([[1], [1], [1], [0], [0], [0], [0], [0]])
+SCORES = np.array([[0.9], [0.8], [0.35], [0.7], [0.3], [0.2], [0.1], [0.05]])
+
+
+def test_best_f1_threshold():
+    assert tune_thresholds(GOLD, SCORES, ["a"]) == {"a": 0.35}         # P 0.75 R 1.0 (F1 0.857) beats 0.8's F1 0.8
+
+
+def test_target_precision_threshold_is_the_lowest_reaching_it():
+    assert tune_thresholds(GOLD, SCORES, ["a"], target_precision=0.7) == {"a": 0.35}  # P 0.75; at 0.3 only 0.6
+    assert tune_thresholds(GOLD, SCORES, ["a"], target_precision=1.0) == {"a": 0.8}
+
+
+def test_label_without_positives_keeps_the_default():
+    assert tune_thresholds(np.zeros((3, 1)), np.array([[0.2], [0.9], [0.4]]), ["a"]) == {"a": 0.5}
+
+
+def test_confusion_counts_and_f1():
+    metrics = label_metrics(GOLD, SCORES, ["a"], {"a": 0.5})
+    m = metrics["labels"]["a"]
+    assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (2, 1, 1, 4)
+    assert m["f1"] == pytest.approx(2 / 3, abs=1e-4)
+    assert metrics["any_label_false_positive_rate"] == pytest.approx(0.2)
