@@ -58,6 +58,10 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
     if "real_clauses_test" in metrics:
         lines += ["", "## Metrics on real clauses (documents never seen in training)", ""]
         lines += _metrics_table(metrics["real_clauses_test"], labels)
+        docs = metrics.get("real_documents_test")
+        if docs:
+            lines += ["", f"Document level ({docs['documents']} documents, labels = union of their clauses): exact label set "
+                          f"{docs['exact_match']:.3f}, per-label decisions right {docs['label_accuracy']:.3f}."]
     if "real_negatives_test" in metrics:
         real = metrics["real_negatives_test"]
         lines += ["", f"Any-label false-positive rate on {real['n']} held-out real SMS and spam: "

@@ -20,7 +20,7 @@ import numpy as np
 from . import baseline
 from .corpora import corpora_dir, message_negatives, real_clause_split, real_clauses
 from .data import Example, group_split, read_any
-from .evaluation import evaluate, gold_matrix, predict_scores
+from .evaluation import document_metrics, evaluate, gold_matrix, predict_scores
 from .metrics import label_metrics, tune_thresholds
 from .modelcard import write_model_card
 from .modeldir import LoadedModel, ModelSpec, write_config
@@ -230,6 +230,7 @@ def train(config: TrainConfig, log=print) -> dict:
                                           "false_positive_rate": real_metrics["any_label_false_positive_rate"]}
     elif real["test"]:
         metrics["real_clauses_test"] = evaluate(model, real["test"])[0]
+        metrics["real_documents_test"] = document_metrics(model, real["test"])
     metrics["history"] = history
     metrics["train_seconds"] = round(train_seconds, 1)
     metrics["counts"] = {split: len(v) for split, v in splits.items()} | {f"real_{s}": len(v) for s, v in real.items()}

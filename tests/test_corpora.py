@@ -44,3 +44,22 @@ def test_default_model_false_positive_rate_on_real_sms_is_under_one_percent(corp
     held_out = [e.text for e in message_negatives(corpora, "test", ("nus_sms_zh",))][:4000]
     flagged = sum(bool(r["labels"]) for r in guard.scan(held_out, task="messages", batch_size=512))
     assert flagged / len(held_out) < 0.01
+
+
+def test_clause_splitter_on_real_policy_layouts(corpora):
+    from nlpguard.corpora import _find, _rows
+    from nlpguard.segment import split_clauses
+
+    documents = list(itertools.islice(_rows(_find(corpora, "ca4p483")), 40))
+    lengths, with_heading = [], 0
+    for row in documents:
+        clauses = split_clauses(row["text"])
+        assert clauses and all(row["text"][c.start:c.end] == c.text for c in clauses)
+        assert all(a.end <= b.start for a, b in zip(clauses, clauses[1:]))          # ordered, no overlap
+        lengths += [len(c.text) for c in clauses]
+        with_heading += sum(bool(c.heading) for c in clauses)
+    lengths.sort()
+    assert lengths[len(lengths) // 2] < 120                       # clauses, not whole sections
+    assert lengths[int(0.99 * len(lengths))] < 800
+    assert sum(n < 6 for n in lengths) / len(lengths) < 0.02      # tiny fragments are merged
+    assert with_heading / len(lengths) > 0.8                      # section context found
