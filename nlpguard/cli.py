@@ -133,7 +133,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a model on labelled files; print metrics, write errors."""
     from .data import read_examples
-    from .evaluation import evaluate
+    from .evaluation import evaluate, perturbation_metrics, slice_metrics
     from .guard import Guard
 
     guard = Guard.load(args.model)
@@ -151,6 +151,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
               f"{m['tp']:>6}{m['fp']:>6}{m['fn']:>6}")
     print(f"macro-F1 {metrics['macro_f1']:.4f}  micro-F1 {metrics['micro_f1']:.4f}  n={metrics['n']}  "
           f"any-label FP rate on compliant {metrics['any_label_false_positive_rate']:.4f}")
+    if args.slices:
+        metrics["slices"] = slice_metrics(model, examples)
+        metrics["perturbations"] = perturbation_metrics(model, examples)
+        print(f"\n{'slice':<18}{'n':>6}{'positives':>11}{'micro-F1':>10}{'FP rate':>9}")
+        for tag, m in metrics["slices"].items():
+            f1 = "-" if m["micro_f1"] is None else f"{m['micro_f1']:.3f}"
+            print(f"{tag:<18}{m['n']:>6}{m['positives']:>11}{f1:>10}{m['false_positive_rate']:>9.3f}")
+        clean = metrics["perturbations"]["clean"]["macro_f1"]
+        print(f"\n{'perturbation':<18}{'texts changed':>14}{'macro-F1':>10}{'vs clean':>10}")
+        for name, m in metrics["perturbations"].items():
+            print(f"{name:<18}{m['changed']:>14}{m['macro_f1']:>10.3f}{m['macro_f1'] - clean:>+10.3f}")
     if args.output:
         Path(args.output).write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     if args.errors:
@@ -226,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--threshold", action="append", default=[], metavar="LABEL=VALUE")
     evaluate.add_argument("--output", help="write the metrics as JSON here")
     evaluate.add_argument("--errors", help="write misclassified records (JSONL) here")
+    evaluate.add_argument("--slices", action="store_true",
+                          help="also report metrics per tag slice and under each disguise perturbation")
     evaluate.set_defaults(func=cmd_evaluate)
 
     data = commands.add_parser("data", help="data file tools")

@@ -75,3 +75,39 @@ def document_metrics(model: LoadedModel, clauses: list[Example], thresholds: dic
                      "correct": int((doc_gold[:, k] == doc_pred[:, k]).sum())} for k, l in enumerate(labels)}
     return {"documents": len(documents), "exact_match": round(float((doc_gold == doc_pred).all(axis=1).mean()), 4),
             "label_accuracy": round(float((doc_gold == doc_pred).mean()), 4), "labels": per_label}
+
+
+def slice_metrics(model: LoadedModel, examples: list[Example], tags: tuple[str, ...] = (
+        "obfuscated", "long", "hard_negative", "mixed", "reported_speech", "news", "traditional", "dialect")) -> dict:
+    """Metrics per tag slice: micro-F1 where the slice has positives, any-label FP rate always."""
+    out = {}
+    for tag in tags:
+        subset = [e for e in examples if tag in e.tags]
+        if subset:
+            metrics, _ = evaluate(model, subset)
+            out[tag] = {"n": len(subset), "positives": sum(bool(e.labels) for e in subset),
+                        "micro_f1": metrics["micro_f1"] if any(e.labels for e in subset) else None,
+                        "false_positive_rate": metrics["any_label_false_positive_rate"]}
+    return out
+
+
+def perturbation_metrics(model: LoadedModel, examples: list[Example], seed: int = 0) -> dict:
+    """Macro-F1 of the clean examples and of the same examples under each disguise family.
+
+    Each family of :data:`nlpguard.augment.PERTURBATIONS` is applied to every text it can
+    change (labels unchanged); ``changed`` counts those texts.
+    """
+    import random
+
+    from .augment import PERTURBATIONS
+
+    report = {"clean": {"macro_f1": evaluate(model, examples)[0]["macro_f1"], "changed": 0}}
+    for name, perturb in PERTURBATIONS.items():
+        rng = random.Random(seed)
+        changed, perturbed = 0, []
+        for example in examples:
+            text = perturb(example.text, rng)
+            changed += bool(text)
+            perturbed.append(Example(example.id, text or example.text, example.labels, example.group))
+        report[name] = {"macro_f1": evaluate(model, perturbed)[0]["macro_f1"], "changed": changed}
+    return report

@@ -16,6 +16,9 @@ Steps, in order (version ``NORMALIZER_VERSION``):
 5. Spacing: whitespace or filler symbols (``* · . - _ ~ | /``) between two
    CJK characters are removed, so that ``通 讯 录`` and ``通*讯*录`` read as
    ``通讯录``; other whitespace runs become one space; ends are stripped.
+6. Disguise recovery (:mod:`nlpguard.disguise`): homophones, pinyin, initials and
+   emoji of a vocabulary of threat, exposure and insult terms read as the plain term
+   (爆光 → 曝光, tong xun lu → 通讯录, txl → 通讯录, nmsl → 你妈死了).
 """
 from __future__ import annotations
 
@@ -25,7 +28,9 @@ from dataclasses import dataclass
 
 import opencc
 
-NORMALIZER_VERSION = "norm-1"
+from .disguise import recover
+
+NORMALIZER_VERSION = "norm-2"
 
 _FILLERS = frozenset("*·.-_~|/\\")
 _VARIATION_SELECTORS = frozenset(chr(c) for c in range(0xFE00, 0xFE10))
@@ -124,17 +129,18 @@ def _fix_spacing(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
 def normalize(text: str) -> NormalizedText:
     """Normalise ``text`` and keep the offset map to the original.
 
-    >>> n = normalize("ＴＸＬ 通 訊 錄")
+    >>> n = normalize("爆光 通 訊 錄")
     >>> n.text
-    'txl 通讯录'
-    >>> n.to_original(4, 7)
-    (4, 9)
+    '曝光 通讯录'
+    >>> n.to_original(3, 6)
+    (3, 8)
     """
     pairs = _nfkc(text)
     pairs = _drop_invisible(pairs)
     pairs = _to_simplified(pairs)
     pairs = _fold_case(pairs)
     pairs = _fix_spacing(pairs)
+    pairs = recover(pairs)
     return NormalizedText("".join(c for c, _ in pairs), tuple(i for _, i in pairs), text)
 
 

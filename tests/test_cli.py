@@ -132,3 +132,15 @@ def test_every_input_line_yields_one_output_line_on_a_long_stream(tmp_path, caps
     records = lines(capsys.readouterr().out)
     assert [r["id"] for r in records] == [str(i) for i in range(1000)]
     assert sum("error" in r for r in records) == len(range(0, 1000, 7))
+
+
+def test_evaluate_slices_reports_perturbations(tmp_path, capsys):
+    data = write_jsonl(tmp_path / "gold.jsonl", [
+        {"id": "1", "text": "再不还钱就把你的欠款发到你通讯录里每个人", "labels": ["privacy_disclosure"], "tags": ["obfuscated"]},
+        {"id": "2", "text": MESSAGES[1], "labels": [], "tags": ["hard_negative"]},
+    ])
+    assert main(["evaluate", "--task", "messages", "--data", str(data), "--slices"]) == 0
+    out = capsys.readouterr().out
+    for family in ("homophone", "pinyin", "spaced", "traditional", "fullwidth", "zero_width"):
+        assert family in out
+    assert "obfuscated" in out and "hard_negative" in out

@@ -6,6 +6,7 @@ import pytest
 
 from nlpguard import Guard
 from nlpguard.errors import ModelError
+from nlpguard.normalize import NORMALIZER_VERSION
 from nlpguard.train import TrainConfig, train
 
 from .conftest import TINY_MESSAGES
@@ -33,7 +34,7 @@ def test_model_directory_is_self_describing_and_pickle_free(tiny_model):
     assert config["task"] == "messages"
     assert config["labels"] == ["intimidation", "privacy_disclosure", "insult"]
     assert set(config["thresholds"]) == set(config["labels"])
-    assert config["normalizer"] == "norm-1"
+    assert config["normalizer"] == NORMALIZER_VERSION
     assert sorted(p.name for p in output.iterdir()) == ["README.md", "baseline.safetensors", "baseline_vocab.json",
                                                         "config.json", "metrics.json", "training_config.json"]
     card = (output / "README.md").read_text(encoding="utf-8")

@@ -1,0 +1,82 @@
+"""Recover disguised spellings (谐音, pinyin, initials, emoji) inside normalisation, keeping offsets.
+
+The vocabulary is data: ``resources/disguises.json`` maps each plain term (曝光, 通讯录,
+老赖 …) to hand-collected disguises (爆光, 通迅录, txl, 🔪 …). From each term of two or more
+characters this module also generates, with pypinyin, its full pinyin with or without
+spaces (tong xun lu, tongxunlu) and every mix of characters and pinyin syllables
+(通xun录, bao光). Matching runs on normalised (lower-case, simplified) text; a Latin
+form must not touch other Latin letters, so ``si`` inside ``simple`` never matches.
+Each recovered term's characters keep offsets inside the disguised span of the original.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import re
+
+from pypinyin import lazy_pinyin
+
+from .augment import RESOURCES
+
+_MAX_MIXED = 4  # terms up to this length get every character/pinyin mix
+
+
+def _table() -> tuple[dict[str, list[str]], set[str]]:
+    import json
+
+    data = json.loads((RESOURCES / "disguises.json").read_text(encoding="utf-8"))
+    return data["terms"], set(data.get("no_recovery", []))
+
+
+@functools.lru_cache(maxsize=1)
+def variants() -> dict[str, str]:
+    """Disguised form (normalised) -> plain term, for every recoverable form."""
+    terms, excluded = _table()
+    forms: dict[str, str] = {}
+    for term, listed in terms.items():
+        for variant in listed:
+            if variant not in excluded:
+                forms.setdefault(variant.lower().replace(" ", ""), term)
+        if len(term) < 2:
+            continue
+        syllables = lazy_pinyin(term)
+        forms.setdefault("".join(syllables), term)
+        if len(term) <= _MAX_MIXED:
+            for mask in itertools.product((False, True), repeat=len(term)):
+                if any(mask) and not all(mask):
+                    forms.setdefault("".join(s if m else c for c, s, m in zip(term, syllables, mask)), term)
+    return {form: term for form, term in forms.items() if form and form != term}
+
+
+@functools.lru_cache(maxsize=1)
+def _pattern() -> re.Pattern:
+    alternatives = []
+    for form in sorted(variants(), key=len, reverse=True):
+        pieces = [re.escape(ch) for ch in form]
+        body = r"\s?".join(pieces)  # pinyin may be spaced: tong xun lu
+        if form[0].isascii() and form[0].isalpha():
+            body = r"(?<![a-z])" + body
+        if form[-1].isascii() and form[-1].isalpha():
+            body += r"(?![a-z])"
+        alternatives.append(body)
+    return re.compile("|".join(alternatives))
+
+
+def recover(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    """Replace disguised forms in ``(char, original offset)`` pairs by their plain term."""
+    text = "".join(c for c, _ in pairs)
+    out: list[tuple[str, int]] = []
+    last = 0
+    forms = variants()
+    for match in _pattern().finditer(text):
+        term = forms.get(match.group().replace(" ", ""))
+        if term is None:
+            continue
+        out.extend(pairs[last:match.start()])
+        span = pairs[match.start():match.end()]
+        for k, char in enumerate(term):
+            position = 0 if len(term) == 1 else round(k * (len(span) - 1) / (len(term) - 1))
+            out.append((char, span[position][1]))
+        last = match.end()
+    out.extend(pairs[last:])
+    return out
