@@ -95,3 +95,22 @@ PERTURBATIONS: dict[str, Callable[[str, random.Random], str | None]] = {
     "homophone": homophone, "pinyin": pinyin, "spaced": spaced,
     "traditional": traditional, "fullwidth": fullwidth, "zero_width": zero_width,
 }
+
+
+def disguise_example(example, rng: random.Random):
+    """A copy of a labelled :class:`~nlpguard.data.Example` under one applicable perturbation, or None.
+
+    Families are tried in random order; the copy keeps the labels and the group (so it never
+    lands in another split than its source) and is tagged ``obfuscated`` or ``traditional``.
+    """
+    from .data import Example
+
+    names = list(PERTURBATIONS)
+    rng.shuffle(names)
+    for name in names:
+        text = PERTURBATIONS[name](example.text, rng)
+        if text and text != example.text:
+            tag = "traditional" if name == "traditional" else "obfuscated"
+            return Example(f"{example.id}~{name}", text, list(example.labels), group=example.group,
+                           source=f"variant:{name}", tags=sorted({*example.tags, tag}), extra={"variant_of": [example.id]})
+    return None

@@ -107,7 +107,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings = json.loads(Path(args.config).read_text(encoding="utf-8")) if args.config else {}
     for key in ("task", "data", "output", "backbone", "corpora", "aggregation", "target_precision", "c", "min_df",
                 "max_features", "real_negative_weight", "max_real_negatives", "text_column", "label_column", "epochs",
-                "batch_size", "learning_rate", "max_length", "stride", "grad_accum", "loss", "patience", "seed"):
+                "batch_size", "learning_rate", "max_length", "stride", "grad_accum", "loss", "patience", "augment", "seed"):
         value = getattr(args, key)
         if value is not None:
             settings[key] = value
@@ -227,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--grad-accum", type=int)
     train.add_argument("--loss", choices=("bce", "focal"))
     train.add_argument("--patience", type=int, help="epochs without dev improvement before stopping")
+    train.add_argument("--augment", type=float, help="share of training texts that get a disguised copy (0-1)")
     train.add_argument("--seed", type=int)
     train.set_defaults(func=cmd_train)
 

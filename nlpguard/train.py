@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from . import baseline
+from .augment import disguise_example
 from .corpora import corpora_dir, message_negatives, real_clause_split, real_clauses
 from .data import Example, group_split, read_any
 from .evaluation import document_metrics, evaluate, gold_matrix, predict_scores
@@ -52,6 +53,8 @@ class TrainConfig:
         c, min_df, max_features, char_ngrams: baseline settings.
         epochs, batch_size, learning_rate, max_length, stride, grad_accum, loss, patience:
             transformer fine-tuning settings (``loss``: ``bce`` with pos_weight, or ``focal``).
+        augment: share of training texts (positives and compliant alike) that also get a
+            disguised copy (homophones, pinyin, spacing, traditional script …; see nlpguard.augment).
         seed: seed of splits, sampling and training.
     """
 
@@ -82,6 +85,7 @@ class TrainConfig:
     grad_accum: int = 1
     loss: str = "bce"
     patience: int = 2
+    augment: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -100,6 +104,8 @@ class TrainConfig:
             raise ValueError(f"extra label(s) {undescribed} need a description in label_descriptions")
         if self.target_precision is not None and not 0 < self.target_precision <= 1:
             raise ValueError("target_precision must be in (0, 1]")
+        if not 0 <= self.augment <= 1:
+            raise ValueError("augment must be between 0 and 1")
         if self.loss not in ("bce", "focal"):
             raise ValueError(f"loss must be bce or focal, got {self.loss!r}")
         numbers = {"c": self.c, "real_negative_weight": self.real_negative_weight, "learning_rate": self.learning_rate}
@@ -205,6 +211,11 @@ def train(config: TrainConfig, log=print) -> dict:
     labels = config.label_ids
     splits = load_splits(config)
     real = reference_data(config, log)
+    if config.augment:
+        rng = random.Random(config.seed)
+        copies = [c for e in splits["train"] if rng.random() < config.augment for c in [disguise_example(e, rng)] if c]
+        log(f"augmentation: {len(copies)} disguised copies of training texts")
+        splits["train"] = splits["train"] + copies
     train_set = splits["train"] + real["train"]
     real_weight = config.real_negative_weight if config.task == "messages" else 1.0
     weights = np.array([1.0] * len(splits["train"]) + [real_weight] * len(real["train"]))

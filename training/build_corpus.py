@@ -9,7 +9,8 @@ Steps (all seeded, so the output is reproducible):
      message inserted at a sentence boundary (labels of the inserted message);
    - disguised variants of some positives and hard negatives, by one perturbation
      of :mod:`nlpguard.augment` (homophone, pinyin, spacing, traditional, …).
-4. Write the split files and ``data/stats_<task>.json`` with counts and diversity figures.
+4. Write the split files and ``data/stats_<task>.json`` with counts and diversity figures,
+   and rewrite the count and diversity tables of the datasheet ``data/README.md``.
 
 Usage: python training/build_corpus.py [--task messages|clauses] [--seed 13]
 """
@@ -21,7 +22,7 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from nlpguard.augment import PERTURBATIONS
+from nlpguard.augment import disguise_example
 from nlpguard.data import SPLITS, Example, bucket, read_examples, write_examples
 from nlpguard.normalize import normalize_text
 from nlpguard.segment import split_sentences
@@ -68,19 +69,6 @@ def mixed_notice(positive: Example, notice: Example, rng: random.Random) -> Exam
                    extra={"variant_of": [positive.id, notice.id]})
 
 
-def disguised(example: Example, rng: random.Random) -> Example | None:
-    """A variant of ``example`` with one applicable perturbation, or None."""
-    names = list(PERTURBATIONS)
-    rng.shuffle(names)
-    for name in names:
-        text = PERTURBATIONS[name](example.text, rng)
-        if text and text != example.text:
-            tag = "traditional" if name == "traditional" else "obfuscated"
-            return Example(f"{example.id}~{name}", text, list(example.labels), group=example.group,
-                           source=f"variant:{name}", tags=sorted({*example.tags, tag}), extra={"variant_of": [example.id]})
-    return None
-
-
 def derive_variants(task: str, split_examples: list[Example], rng: random.Random) -> list[Example]:
     """Mixed notices and disguised variants built from one split's authored texts."""
     rates = VARIANT_RATE[task]
@@ -89,7 +77,7 @@ def derive_variants(task: str, split_examples: list[Example], rng: random.Random
     for example in split_examples:
         kind = "positive" if example.labels else "hard_negative" if "hard_negative" in example.tags else None
         if kind and rng.random() < rates[kind]:
-            variant = disguised(example, rng)
+            variant = disguise_example(example, rng)
             if variant:
                 variants.append(variant)
     if task == "messages":
@@ -159,6 +147,52 @@ def build(task: str, seed: int) -> dict:
     return stats
 
 
+def _tables(task: str, stats: dict) -> tuple[list[str], list[str]]:
+    labels = task_labels(task)
+    c_all = stats["counts"]["all"]
+    counts = [f"**{task}** (authored source texts: {c_all['authored']}; derived variants: {c_all['total'] - c_all['authored']})", "",
+              "| split | total | compliant | " + " | ".join(f"`{l}`" for l in labels) + " |",
+              "|---|---|---|" + "---|" * len(labels)]
+    for split in ("train", "dev", "test", "all"):
+        c = stats["counts"][split]
+        counts.append(f"| {split} | {c['total']} | {c['compliant']} ({c['compliant'] / c['total']:.0%}) | "
+                      + " | ".join(str(c[l]) for l in labels) + " |")
+    sources = ", ".join(f"{k} {v}" for k, v in sorted(stats["sources"].items()))
+    tags = ", ".join(f"{k} {v}" for k, v in sorted(stats["tags"].items(), key=lambda kv: -kv[1]))
+    length = stats["length"]
+    counts += ["", f"Sources: {sources}. Tags: {tags}. Length: {length['min']}–{length['max']} characters, "
+                   f"{length['>=150']} texts of 150 or more.", ""]
+    diversity = [f"**{task}**", "", "| subset | texts | distinct 4-gram ratio | most common opening | its share |",
+                 "|---|---|---|---|---|"]
+    for name, v in stats["diversity"].items():
+        if name != "near_duplicates_vs_train":
+            diversity.append(f"| {name} | {v['texts']} | {v['distinct_4gram_ratio']} | {v['top_opening']} | {v['top_opening_share']:.1%} |")
+    near = stats["diversity"]["near_duplicates_vs_train"]
+    diversity += ["", "Dev/test texts with a training text at character-5-gram Jaccard similarity ≥ 0.3 / 0.5 / 0.8: "
+                  + ", ".join(f"{split} {near.get(f'{split}_max_jaccard>=0.3', 0)} / {near.get(f'{split}_max_jaccard>=0.5', 0)}"
+                              f" / {near.get(f'{split}_max_jaccard>=0.8', 0)}" for split in ("dev", "test")) + ".", ""]
+    return counts, diversity
+
+
+def write_datasheet_tables() -> None:
+    """Rewrite the marked count and diversity tables of data/README.md from both stats files."""
+    counts, diversity = [], []
+    for task in ("messages", "clauses"):
+        stats_file = ROOT / "data" / f"stats_{task}.json"
+        if stats_file.is_file():
+            c, d = _tables(task, json.loads(stats_file.read_text(encoding="utf-8")))
+            counts += c
+            diversity += d
+    sheet = ROOT / "data" / "README.md"
+    text = sheet.read_text(encoding="utf-8")
+    for name, lines in (("counts", counts), ("diversity", diversity)):
+        start = text.index(f"<!-- {name}:start")
+        start = text.index("-->", start) + 3
+        end = text.index(f"<!-- {name}:end -->")
+        text = text[:start] + "\n" + "\n".join(lines) + "\n" + text[end:]
+    sheet.write_text(text, encoding="utf-8")
+
+
 def main() -> None:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -168,6 +202,7 @@ def main() -> None:
     for task in args.task or ["messages", "clauses"]:
         stats = build(task, args.seed)
         print(task, json.dumps(stats["counts"]["all"], ensure_ascii=False))
+    write_datasheet_tables()
 
 
 if __name__ == "__main__":
