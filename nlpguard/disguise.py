@@ -48,18 +48,34 @@ def variants() -> dict[str, str]:
     return {form: term for form, term in forms.items() if form and form != term}
 
 
+def _is_latin(char: str) -> bool:
+    return char.isascii() and char.isalpha()
+
+
+def _trie_regex(node: dict, previous: str, depth: int) -> str:
+    """One regex for a trie of forms: shared prefixes are tried once, longer matches first."""
+    branches = []
+    for char in sorted(k for k in node if k != ""):
+        body = (r"\s?" if depth else "") + re.escape(char) + _trie_regex(node[char], char, depth + 1)
+        if depth == 0 and _is_latin(char):
+            body = r"(?<![a-z])" + body  # a Latin form never starts inside a Latin word
+        branches.append(body)
+    if "" in node:  # a form ends here; a Latin ending must not run on into more letters
+        branches.append(r"(?![a-z])" if _is_latin(previous) else "")
+    if len(branches) == 1:
+        return branches[0]
+    return "(?:" + "|".join(branches) + ")"
+
+
 @functools.lru_cache(maxsize=1)
 def _pattern() -> re.Pattern:
-    alternatives = []
-    for form in sorted(variants(), key=len, reverse=True):
-        pieces = [re.escape(ch) for ch in form]
-        body = r"\s?".join(pieces)  # pinyin may be spaced: tong xun lu
-        if form[0].isascii() and form[0].isalpha():
-            body = r"(?<![a-z])" + body
-        if form[-1].isascii() and form[-1].isalpha():
-            body += r"(?![a-z])"
-        alternatives.append(body)
-    return re.compile("|".join(alternatives))
+    trie: dict = {}
+    for form in variants():
+        node = trie
+        for char in form:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return re.compile(_trie_regex(trie, "", 0))
 
 
 def recover(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:

@@ -51,9 +51,12 @@ class TransformerScorer:
              stride: int = DEFAULT_STRIDE, device: str | None = None) -> "TransformerScorer":
         """Load model and tokenizer from a Hugging Face directory (CPU unless a GPU is present)."""
         torch, transformers = _require()
+        transformers.utils.logging.set_verbosity_error()  # scan output stays clean: no load reports
+        transformers.utils.logging.disable_progress_bar()
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         tokenizer = transformers.AutoTokenizer.from_pretrained(str(directory))
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(str(directory)).to(device)
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(str(directory))
+        model = (model.float() if device == "cpu" else model).to(device)  # fp16 packaged weights run in fp32 on CPU
         if model.config.num_labels != len(labels):
             raise ModelError(f"{directory}: the network has {model.config.num_labels} outputs, the config names {len(labels)} labels")
         return cls(model, tokenizer, labels, max_length, stride)

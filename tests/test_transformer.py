@@ -117,3 +117,13 @@ def test_corpus_saved_with_datasets_is_read_with_column_mapping(tmp_path):
     examples = read_any(tmp_path / "ds", "messages", ["intimidation", "privacy_disclosure", "insult"],
                         text_column="content", label_column="y")
     assert [(e.text, e.labels) for e in examples] == [(t, l) for t, l in TINY_MESSAGES]
+
+
+def test_packaged_in_house_bert_loads_by_name_for_both_tasks():
+    guard = Guard.load("zh-bert-small")
+    assert guard.tasks == ["messages", "clauses"]
+    record = guard.scan("明早八点我们的人就到你单位门口等你，不信你试试。", task="messages")
+    assert set(record["scores"]) == {"intimidation", "privacy_disclosure", "insult"}
+    assert record["scores"]["intimidation"] > record["scores"]["insult"]
+    doc = guard.scan("第一条 本协议最终解释权归本公司所有。\n第二条 我们有权随时修改本协议。", task="clauses")
+    assert len(doc["scores"]) == 6

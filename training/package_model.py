@@ -1,0 +1,55 @@
+"""Copy a trained model directory into the package as a named model, transformer weights in fp16.
+
+Packaged models live in ``nlpguard/models/NAME/TASK`` and load by name:
+``nlpguard scan --model NAME`` or ``Guard.load("NAME")``. Halving the weights keeps the
+package small; the scorer casts them back to fp32 on the CPU. Scores move by about 1e-3 at
+most (measured here against the source model on the test split and printed), so a
+packaged fp16 model is for use, not for exact parity with its fp32 source.
+
+Usage: python training/package_model.py --model runs/bert-messages --name zh-bert-small --task messages
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from nlpguard.data import read_examples
+from nlpguard.evaluation import predict_scores
+from nlpguard.modeldir import PACKAGED_MODELS, load_model
+
+KEEP = ("config.json", "metrics.json", "training_config.json", "README.md", "tokenizer.json", "tokenizer_config.json",
+        "special_tokens_map.json", "vocab.txt", "baseline.safetensors", "baseline_vocab.json")
+
+
+def main() -> None:
+    """Copy, halve transformer weights, and check the packaged scores against the source."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--task", required=True, choices=("messages", "clauses"))
+    args = parser.parse_args()
+    source = Path(args.model)
+    target = PACKAGED_MODELS / args.name / args.task
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for name in KEEP:
+        if (source / name).is_file():
+            shutil.copy2(source / name, target / name)
+    if (source / "model.safetensors").is_file():
+        from safetensors.torch import load_file, save_file
+
+        tensors = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(source / "model.safetensors")).items()}
+        save_file(tensors, str(target / "model.safetensors"), metadata={"format": "pt"})
+    texts = [e.text for e in read_examples(f"data/{args.task}/test.jsonl", args.task)][:300]
+    before = predict_scores(load_model(source, args.task), texts)
+    after = predict_scores(load_model(args.name, args.task), texts)
+    size = sum(p.stat().st_size for p in target.iterdir()) / 1e6
+    print(f"{target}: {size:.1f} MB; max score difference on {len(texts)} test texts {np.abs(before - after).max():.5f}")
+
+
+if __name__ == "__main__":
+    main()
