@@ -148,11 +148,6 @@ def group_split(examples: list[Example], dev: float = 0.1, test: float = 0.1, se
     return splits
 
 
-def load_split(data_dir: str | Path, split: str, task: str) -> list[Example]:
-    """Read ``DATA_DIR/SPLIT.jsonl`` (e.g. ``data/messages/dev.jsonl``) for ``task``."""
-    return read_examples(Path(data_dir) / f"{split}.jsonl", task)
-
-
 def _label_list(value: object, where: str) -> list[str]:
     if isinstance(value, list):
         return [str(v) for v in value]

@@ -1,6 +1,5 @@
 """The ``nlpguard`` command: one output record per input record, exit codes, formats."""
 import csv
-import io
 import json
 import subprocess
 import sys

@@ -2,7 +2,6 @@
 import itertools
 import json
 
-import pytest
 
 from nlpguard.corpora import corpus_split, fbs_spam, message_negatives, nus_sms, real_clause_split, real_clauses
 

@@ -1,7 +1,6 @@
 """The embedded default model on realistic inputs, with evidence that points into the original text."""
 import pytest
 
-from nlpguard import Guard
 
 VIOLATING = [
     ("三天内不把钱打过来，你通讯录里每个人都会收到你的欠款截图，自己掂量。", "privacy_disclosure"),
