@@ -50,6 +50,7 @@ def test_clause_splitter_on_real_policy_layouts(corpora):
     from nlpguard.segment import split_clauses
 
     documents = list(itertools.islice(_rows(_find(corpora, "ca4p483")), 40))
+    documents += list(itertools.islice(_rows(corpora / "capp130" / "capp130_policies.jsonl"), 40))
     lengths, with_heading = [], 0
     for row in documents:
         clauses = split_clauses(row["text"])
