@@ -105,11 +105,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .train import TrainConfig, train
 
     settings = json.loads(Path(args.config).read_text(encoding="utf-8")) if args.config else {}
-    for key in ("task", "data", "output", "backbone", "corpora", "aggregation", "target_precision", "c", "min_df",
-                "max_features", "real_negative_weight", "max_real_negatives", "text_column", "label_column", "epochs",
-                "batch_size", "learning_rate", "max_length", "stride", "grad_accum", "loss", "patience", "augment", "seed"):
-        value = getattr(args, key)
-        if value is not None:
+    for key in TrainConfig.__dataclass_fields__:  # every setting with an option of the same name
+        value = getattr(args, key, None)
+        if value is not None and key not in ("char_ngrams", "extra_negatives"):
             settings[key] = value
     if args.char_ngrams is not None:
         low, _, high = args.char_ngrams.partition(",")

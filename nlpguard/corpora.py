@@ -93,6 +93,12 @@ def message_negatives(root: Path, split: str, names: tuple[str, ...] = ("nus_sms
     return out
 
 
+def _capp_example(row: dict, labels: list[str]) -> Example:
+    """A capp130 sentence as an Example grouped by its policy (one place, so every split agrees)."""
+    return Example(row["id"], row["text"], labels, group=f"capp:{row.get('app_name') or row['policy_file']}",
+                   source="capp130", tags=["risk"] if row.get("is_risk") else [])
+
+
 def policy_clauses(root: Path) -> Iterator[Example]:
     """Real privacy-policy clauses: capp130 sentences and ca4p483 documents split into clauses.
 
@@ -102,8 +108,7 @@ def policy_clauses(root: Path) -> Iterator[Example]:
     """
     for row in _rows(root / "capp130" / "capp130_sentences.jsonl"):
         if row.get("text", "").strip():
-            yield Example(row["id"], row["text"], [], group=f"capp:{row.get('app_name') or row['policy_file']}",
-                          source="capp130", tags=["risk"] if row.get("is_risk") else [])
+            yield _capp_example(row, [])
     for row in _rows(_find(root, "ca4p483")):
         for clause in split_clauses(row["text"]):
             yield Example(f"ca4p-{row['doc_id']}:{clause.start}-{clause.end}", clause.text, [],
@@ -137,8 +142,7 @@ def real_clauses(root: Path, overlay_dir: str | Path) -> list[Example]:
     found: dict[str, Example] = {}
     for row in _rows(root / "capp130" / "capp130_sentences.jsonl"):
         if row["id"] in labels:
-            found[row["id"]] = Example(row["id"], row["text"], labels[row["id"]], source="capp130",
-                                       group=f"capp:{row.get('app_name') or row['policy_file']}")
+            found[row["id"]] = _capp_example(row, labels[row["id"]])
     for row in _rows(_find(root, "ca4p483")):
         if row["doc_id"] not in wanted_docs:
             continue

@@ -30,6 +30,14 @@ def focal_loss(logits: torch.Tensor, targets: torch.Tensor, gamma: float = 2.0) 
     return (1 - p_t) ** gamma * bce
 
 
+def length_batches(lengths: list[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Indices grouped into batches of similar length (little padding), in random batch order."""
+    order = sorted(range(len(lengths)), key=lambda i: (lengths[i], rng.random()))
+    batches = [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches
+
+
 def load_backbone(name_or_dir: str, labels: list[str]):
     """Tokenizer and a fresh multi-label classification head on the backbone."""
     tokenizer = AutoTokenizer.from_pretrained(name_or_dir)
@@ -74,9 +82,7 @@ def finetune(backbone: str, texts: list[str], targets: np.ndarray, weights: np.n
     for epoch in range(1, epochs + 1):
         model.train()
         started = time.time()
-        order = sorted(range(len(encoded)), key=lambda i: (len(encoded[i]), rng.random()))
-        batches = [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
-        rng.shuffle(batches)
+        batches = length_batches([len(ids) for ids in encoded], batch_size, rng)
         running = 0.0
         for step, chosen in enumerate(batches, start=1):
             batch = tokenizer.pad({"input_ids": [encoded[i] for i in chosen]}, return_tensors="pt").to(device)

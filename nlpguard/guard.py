@@ -12,7 +12,7 @@ from typing import Iterable, overload
 
 from .errors import ModelError
 from .modeldir import LoadedModel, bundle_tasks, load_model, resolve
-from .scoring import evidence_for, score_texts
+from .scoring import TextScores, evidence_for, score_texts
 from .taxonomy import check_task, families_of
 
 
@@ -105,7 +105,7 @@ class Guard:
         limits = self.thresholds(task, thresholds)
         records: list[dict] = []
         for begin in range(0, len(texts), batch_size):
-            records.extend(self._records(model, texts[begin:begin + batch_size], limits))
+            records.extend(self._records(model, score_texts(model, texts[begin:begin + batch_size]), limits))
         return records
 
     def scan_document(self, document: str, thresholds: dict[str, float] | None = None) -> dict:
@@ -119,7 +119,7 @@ class Guard:
         limits = self.thresholds("clauses", thresholds)
         labels = model.spec.labels
         result = score_texts(model, [document])[0]
-        record = self._records(model, [document], limits, [result])[0]
+        record = self._records(model, [result], limits)[0]
         record["clauses"] = [
             {"start": unit.start, "end": unit.end, "text": unit.text, "heading": unit.heading,
              "scores": {label: float(s) for label, s in zip(labels, row)},
@@ -128,10 +128,10 @@ class Guard:
         return record
 
     @staticmethod
-    def _records(model: LoadedModel, texts: list[str], thresholds: dict[str, float], results=None) -> list[dict]:
+    def _records(model: LoadedModel, results: list[TextScores], thresholds: dict[str, float]) -> list[dict]:
         labels = model.spec.labels
         records = []
-        for result in results if results is not None else score_texts(model, texts):
+        for result in results:
             scores = {label: float(s) for label, s in zip(labels, result.scores)}
             flagged = [label for label in labels if scores[label] >= thresholds[label]]
             records.append({"labels": flagged, "scores": scores, "families": families_of(flagged),

@@ -64,10 +64,11 @@ class CsvWriter:
             clauses.setdefault((item["start"], item["end"]), []).append(item)
         for (start, end), items in clauses.items():
             scores = {item["label"]: item["score"] for item in items}
-            known = [LABELS[i["label"]] for i in items if i["label"] in LABELS]
-            severity = "high" if any(l.severity == "high" for l in known) else "medium" if known else ""
+            severities = {item.get("severity") for item in items}
+            severity = "high" if "high" in severities else "medium" if "medium" in severities else ""
+            grounds = " | ".join(item["grounds"] for item in items if item.get("grounds"))
             self.writer.writerow([record["id"], start, end, items[0].get("heading", ""), items[0]["text"],
-                                  ";".join(i["label"] for i in items), severity, " | ".join(l.grounds for l in known),
+                                  ";".join(i["label"] for i in items), severity, grounds,
                                   *[scores.get(l, "") for l in self.labels], ""])
 
     def write(self, record: dict) -> None:
@@ -136,9 +137,8 @@ class HtmlWriter:
         for _, _, record in shown:
             parts.append(f"<div class='rec'><b>{e(record['id'])}</b> — {e(', '.join(record['labels']))}")
             for ev in record["evidence"]:
-                grounds = LABELS[ev["label"]].grounds if ev["label"] in LABELS else ""
                 parts.append(f"<p><mark>{e(ev['text'])}</mark><br><small>{e(ev['label'])} {ev['score']:.3f} "
-                             f"[{ev['start']}:{ev['end']}] — {e(grounds)}</small></p>")
+                             f"[{ev['start']}:{ev['end']}] — {e(ev.get('grounds', ''))}</small></p>")
             parts.append("</div>")
         parts.append("</body></html>\n")
         self.stream.write("".join(parts))

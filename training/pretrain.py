@@ -37,6 +37,7 @@ from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast, DataCol
 from nlpguard.corpora import (MESSAGE_NEGATIVES, corpora_dir, corpus_split, policy_clauses, real_clause_split,
                               real_clauses)
 from nlpguard.data import read_examples
+from nlpguard.finetune import length_batches
 from nlpguard.normalize import normalize_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,14 +72,6 @@ def train_tokenizer(texts: list[str], vocab_size: int, output: Path) -> BertToke
     output.mkdir(parents=True, exist_ok=True)
     tokenizer.save_pretrained(str(output))
     return tokenizer
-
-
-def length_batches(encoded: list[list[int]], batch_size: int, rng: random.Random) -> list[list[int]]:
-    """Indices grouped into batches of similar length, in random batch order."""
-    order = sorted(range(len(encoded)), key=lambda i: (len(encoded[i]), rng.random()))
-    batches = [order[k:k + batch_size] for k in range(0, len(order), batch_size)]
-    rng.shuffle(batches)
-    return batches
 
 
 def fill_mask(model: BertForMaskedLM, tokenizer: BertTokenizerFast) -> list[dict]:
@@ -144,7 +137,7 @@ def main() -> None:
         log = csv.writer(handle)
         log.writerow(["step", "seconds", "loss"])
         while True:
-            for batch_ids in length_batches(encoded, args.batch_size, rng):
+            for batch_ids in length_batches([len(ids) for ids in encoded], args.batch_size, rng):
                 batch = collator([{"input_ids": encoded[i]} for i in batch_ids])
                 batch = {k: v.to(device) for k, v in batch.items()}
                 if total_steps is None and step == 20:
