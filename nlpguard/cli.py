@@ -81,14 +81,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
                     desc="nlpguard scan", mininterval=1.0)
     try:
         for batch in _batches(_all_records(inputs, args.task, args.input_format), args.batch_size):
-            valid = [r for r in batch if r.error is None]
-            results = iter(guard.scan([r.text for r in valid], args.task, thresholds, batch_size=args.batch_size))
-            for record in batch:
-                if record.error is not None:
-                    errors += 1
-                    writer.write({"id": record.id, "error": record.error})
-                else:
-                    writer.write({"id": record.id, **next(results)})
+            for output in guard.scan_records(batch, args.task, thresholds, batch_size=args.batch_size):
+                errors += "error" in output
+                writer.write(output)
             progress.update(len(batch))
         writer.close()
     finally:

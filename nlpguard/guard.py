@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Iterable, overload
 
 from .errors import ModelError
+from .inputs import InputRecord
 from .modeldir import LoadedModel, bundle_tasks, load_model, resolve
 from .scoring import TextScores, evidence_for, score_texts
 from .taxonomy import check_task, families_of
@@ -107,6 +108,14 @@ class Guard:
         for begin in range(0, len(texts), batch_size):
             records.extend(self._records(model, score_texts(model, texts[begin:begin + batch_size]), limits))
         return records
+
+    def scan_records(self, records: list[InputRecord], task: str, thresholds: dict[str, float] | None = None,
+                     batch_size: int = 64) -> list[dict]:
+        """Interface records for input records, in order: ``{"id", labels, scores, families, evidence}``,
+        or ``{"id", "error"}`` for a record that carries an error. One output per input, always."""
+        results = iter(self.scan([r.text for r in records if r.error is None], task, thresholds, batch_size))
+        return [{"id": r.id, "error": r.error} if r.error is not None else {"id": r.id, **next(results)}
+                for r in records]
 
     def scan_document(self, document: str, thresholds: dict[str, float] | None = None) -> dict:
         """Scan one agreement: the document record of :meth:`scan` plus ``clauses``.

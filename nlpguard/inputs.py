@@ -11,7 +11,7 @@ import csv
 import io
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -20,13 +20,31 @@ from .documents import DOCUMENT_SUFFIXES, DocumentError, read_document
 LINE_FORMATS = ("jsonl", "csv", "txt")
 
 
+SUMMARY_FIELDS = ("sender", "campaign", "timestamp")
+
+
 @dataclass
 class InputRecord:
-    """One input record: its id and text, or its id and what is wrong with it."""
+    """One input record: its id and text, or its id and what is wrong with it.
+
+    ``fields`` keeps the record's ``sender``, ``campaign`` and ``timestamp`` when
+    present (as strings), for batch summaries; scanning ignores them.
+    """
 
     id: str
     text: str | None = None
     error: str | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, mapping: dict, default_id: str) -> "InputRecord":
+        """The record of a JSON object or CSV row: ``id`` (else ``default_id``), checked ``text``, summary fields."""
+        rid = record_id(mapping.get("id"), default_id)
+        fields = {k: str(mapping[k]) for k in SUMMARY_FIELDS if mapping.get(k) not in (None, "")}
+        problem = text_problem(mapping.get("text"))
+        if problem:
+            return cls(rid, error=problem, fields=fields)
+        return cls(rid, mapping["text"], fields=fields)
 
 
 def input_format(path: str, task: str, declared: str | None = None) -> str:
@@ -54,7 +72,7 @@ def input_format(path: str, task: str, declared: str | None = None) -> str:
     raise ValueError(f"{path}: unsupported input type {suffix or '(none)'} for --task {task}; supported: {supported}")
 
 
-def _check_text(value: object) -> str | None:
+def text_problem(value: object) -> str | None:
     """The problem with a record's ``text`` value, or None when usable."""
     if value is None:
         return "missing 'text'"
@@ -67,7 +85,8 @@ def _check_text(value: object) -> str | None:
     return None
 
 
-def _record_id(value: object, default: str) -> str:
+def record_id(value: object, default: str) -> str:
+    """A record's id as a string: ``value`` unless missing or empty, else ``default``."""
     return default if value is None or value == "" else str(value)
 
 
@@ -103,9 +122,7 @@ def _jsonl(stream: BinaryIO, name: str) -> Iterator[InputRecord]:
             continue
         if record is None:
             continue
-        rid = _record_id(record.get("id"), default_id)
-        problem = _check_text(record.get("text"))
-        yield InputRecord(rid, error=problem) if problem else InputRecord(rid, record["text"])
+        yield InputRecord.from_mapping(record, default_id)
 
 
 def _txt(stream: BinaryIO, name: str) -> Iterator[InputRecord]:
@@ -125,11 +142,9 @@ def _csv(stream: BinaryIO, name: str) -> Iterator[InputRecord]:
     for row in reader:
         default_id = f"{name}:{reader.line_num}"
         if None in row:
-            yield InputRecord(_record_id(row.get("id"), default_id), error="row has more fields than the header")
+            yield InputRecord(record_id(row.get("id"), default_id), error="row has more fields than the header")
             continue
-        rid = _record_id(row.get("id"), default_id)
-        problem = _check_text(row.get("text"))
-        yield InputRecord(rid, error=problem) if problem else InputRecord(rid, row["text"])
+        yield InputRecord.from_mapping(row, default_id)
 
 
 def expand_inputs(paths: list[str], task: str) -> list[tuple[str, str]]:
