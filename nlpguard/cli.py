@@ -165,6 +165,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve scans over HTTP until interrupted (model loaded once, before the first request)."""
+    from .serve import run
+
+    for name in ("max_body_bytes", "max_records", "batch_size"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    return run(args.model, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes,
+               max_records=args.max_records, timeout=args.timeout, batch_size=args.batch_size)
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check data files; print each problem with its FILE:LINE."""
     from .data import validate_file
@@ -234,6 +247,16 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--slices", action="store_true",
                           help="also report metrics per tag slice and under each disguise perturbation")
     evaluate.set_defaults(func=cmd_evaluate)
+
+    serve = commands.add_parser("serve", help="HTTP JSON API: POST /scan with a batch of records; GET /health; docs at /docs")
+    serve.add_argument("--model", help="model directory or packaged model name (default: the embedded default)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024, help="larger requests get 413")
+    serve.add_argument("--max-records", type=int, default=2000, help="records per request; more get 413")
+    serve.add_argument("--timeout", type=float, default=30.0, help="seconds per request before 504")
+    serve.add_argument("--batch-size", type=int, default=256)
+    serve.set_defaults(func=cmd_serve)
 
     data = commands.add_parser("data", help="data file tools")
     data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
