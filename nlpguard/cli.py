@@ -123,6 +123,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Re-tune a trained model's thresholds (optionally a new aggregation or precision target)."""
+    from .train import recalibrate
+
+    if args.target_precision is not None and not 0 < args.target_precision <= 1:
+        raise UsageError("--target-precision must be in (0, 1]")
+    recalibrate(args.model, args.aggregation, args.target_precision, log=lambda line: print(line, file=sys.stderr))
+    return 0
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a model on labelled files; print metrics, write errors."""
     from .data import read_examples
@@ -236,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--augment", type=float, help="share of training texts that get a disguised copy (0-1)")
     train.add_argument("--seed", type=int)
     train.set_defaults(func=cmd_train)
+
+    calibrate = commands.add_parser("calibrate", help="re-tune a trained model's thresholds on its dev data, no retraining")
+    calibrate.add_argument("--model", required=True, help="trained model directory (with training_config.json)")
+    calibrate.add_argument("--aggregation", choices=("max_sentence", "whole"), help="messages: switch aggregation")
+    calibrate.add_argument("--target-precision", type=float, help="tune each label to this precision instead of best F1")
+    calibrate.set_defaults(func=cmd_calibrate)
 
     evaluate = commands.add_parser("evaluate", help="metrics of a model on labelled data")
     evaluate.add_argument("--task", required=True, choices=TASKS)

@@ -106,7 +106,7 @@ class Guard:
         limits = self.thresholds(task, thresholds)
         records: list[dict] = []
         for begin in range(0, len(texts), batch_size):
-            records.extend(self._records(model, score_texts(model, texts[begin:begin + batch_size]), limits))
+            records.extend(self._records(model, score_texts(model, texts[begin:begin + batch_size], limits), limits))
         return records
 
     def scan_records(self, records: list[InputRecord], task: str, thresholds: dict[str, float] | None = None,
@@ -127,7 +127,7 @@ class Guard:
         model = self.model("clauses")
         limits = self.thresholds("clauses", thresholds)
         labels = model.spec.labels
-        result = score_texts(model, [document])[0]
+        result = score_texts(model, [document], limits)[0]
         record = self._records(model, [result], limits)[0]
         record["clauses"] = [
             {"start": unit.start, "end": unit.end, "text": unit.text, "heading": unit.heading,

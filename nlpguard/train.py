@@ -21,10 +21,11 @@ from . import baseline
 from .augment import disguise_example
 from .corpora import corpora_dir, message_negatives, real_clause_split, real_clauses
 from .data import Example, group_split, read_any
+from .errors import ModelError
 from .evaluation import document_metrics, evaluate, gold_matrix, predict_scores
 from .metrics import label_metrics, tune_thresholds
 from .modelcard import write_model_card
-from .modeldir import LoadedModel, ModelSpec, write_config
+from .modeldir import CONFIG_FILE, LoadedModel, ModelSpec, load_model, write_config
 from .taxonomy import LABELS, check_task, task_labels
 
 
@@ -227,13 +228,28 @@ def train(config: TrainConfig, log=print) -> dict:
     dev_set = splits["dev"] + real["dev"]
     log(f"training {config.backbone} on {len(train_set)} texts ({len(splits['train'])} from {config.data})")
     scorer, history = _fit(config, spec, train_set, weights, dev_set, log)
-    train_seconds = time.time() - started
     model = LoadedModel(spec, scorer, Path(config.output))
+    metrics = _calibrate(config, model, splits, real, log)
+    metrics["history"] = history
+    metrics["train_seconds"] = round(time.time() - started, 1)
+    metrics["counts"] = {split: len(v) for split, v in splits.items()} | {f"real_{s}": len(v) for s, v in real.items()}
 
+    output = Path(config.output)
+    output.mkdir(parents=True, exist_ok=True)
+    _save(output, spec, scorer)
+    _write_reports(output, config, spec, metrics)
+    log(f"test macro-F1 {metrics['test']['macro_f1']}, written to {output}")
+    return metrics
+
+
+def _calibrate(config: TrainConfig, model: LoadedModel, splits: dict[str, list[Example]],
+               real: dict[str, list[Example]], log) -> dict:
+    """Tune ``model``'s thresholds on dev (authored + reference) and measure dev, test and the real test sets."""
+    labels = model.spec.labels
+    dev_set = splits["dev"] + real["dev"]
     dev_scores = predict_scores(model, [e.text for e in dev_set])
-    spec.thresholds = tune_thresholds(gold_matrix(dev_set, labels), dev_scores, labels, config.target_precision)
-    log(f"thresholds tuned on {len(dev_set)} dev texts: {spec.thresholds}")
-
+    model.spec.thresholds = tune_thresholds(gold_matrix(dev_set, labels), dev_scores, labels, config.target_precision)
+    log(f"thresholds tuned on {len(dev_set)} dev texts: {model.spec.thresholds}")
     metrics = {"dev": evaluate(model, splits["dev"])[0], "test": evaluate(model, splits["test"])[0]}
     if real["test"] and config.task == "messages":
         real_metrics, _ = evaluate(model, real["test"])
@@ -242,15 +258,41 @@ def train(config: TrainConfig, log=print) -> dict:
     elif real["test"]:
         metrics["real_clauses_test"] = evaluate(model, real["test"])[0]
         metrics["real_documents_test"] = document_metrics(model, real["test"])
-    metrics["history"] = history
-    metrics["train_seconds"] = round(train_seconds, 1)
-    metrics["counts"] = {split: len(v) for split, v in splits.items()} | {f"real_{s}": len(v) for s, v in real.items()}
+    return metrics
 
-    output = Path(config.output)
-    output.mkdir(parents=True, exist_ok=True)
-    _save(output, spec, scorer)
+
+def _write_reports(output: Path, config: TrainConfig, spec: ModelSpec, metrics: dict) -> None:
     (output / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     (output / "training_config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
     write_model_card(output, spec, config.to_dict(), metrics)
-    log(f"test macro-F1 {metrics['test']['macro_f1']}, written to {output}")
+
+
+def recalibrate(directory: str | Path, aggregation: str | None = None, target_precision: float | None = None,
+                log=print) -> dict:
+    """Re-tune a trained model's thresholds without retraining, optionally under a new aggregation
+    or precision target, on the same dev data its training used (``training_config.json``).
+
+    Rewrites ``config.json`` (thresholds, aggregation), ``metrics.json`` (training history kept),
+    ``training_config.json`` and the model card; weights are untouched. Returns the new metrics.
+    """
+    directory = Path(directory)
+    try:
+        settings = json.loads((directory / "training_config.json").read_text(encoding="utf-8"))
+        previous = json.loads((directory / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{directory} has no readable training_config.json and metrics.json: {exc}") from exc
+    if aggregation is not None:
+        settings["aggregation"] = aggregation
+    if target_precision is not None:
+        settings["target_precision"] = target_precision
+    config = TrainConfig.from_dict(settings)
+    model = load_model(directory, config.task)
+    if config.task == "messages":
+        model.spec.aggregation = config.aggregation
+    metrics = _calibrate(config, model, load_splits(config), reference_data(config, log), log)
+    metrics |= {k: previous[k] for k in ("history", "train_seconds", "counts") if k in previous}
+    hf_config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
+    write_config(directory, model.spec, extra=hf_config)
+    _write_reports(directory, config, model.spec, metrics)
+    log(f"test macro-F1 {metrics['test']['macro_f1']}, {directory} recalibrated")
     return metrics

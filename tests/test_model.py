@@ -89,3 +89,28 @@ def test_thresholds_are_tuned_not_default(tiny_model):
     thresholds = json.loads((output / "config.json").read_text(encoding="utf-8"))["nlpguard"]["thresholds"]
     assert all(0 < v < 1 for v in thresholds.values())
     assert not np.allclose(list(thresholds.values()), 0.5)
+
+
+def test_recalibrate_to_whole_aggregation_keeps_weights_and_finds_sentence_evidence(tiny_model):
+    from nlpguard.cli import main
+
+    output, _ = tiny_model
+    weights = (output / "baseline.safetensors").read_bytes()
+    assert main(["calibrate", "--model", str(output), "--aggregation", "whole"]) == 0
+    spec = json.loads((output / "config.json").read_text(encoding="utf-8"))["nlpguard"]
+    metrics = json.loads((output / "metrics.json").read_text(encoding="utf-8"))
+    assert spec["aggregation"] == "whole" and "train_seconds" in metrics and metrics["test"]["n"] == len(TINY_MESSAGES)
+    assert (output / "baseline.safetensors").read_bytes() == weights
+    assert "aggregation `whole`" in (output / "README.md").read_text(encoding="utf-8")
+
+    guard = Guard.load(output)
+    model = guard.model("messages")
+    text = "明天下午三点开会，记得带电脑。再不还，明天带几个兄弟去你公司门口堵你"
+    whole = np.round(model.scorer.predict([text])[0], 4)
+    limit = guard.scan(text, task="messages")["scores"]["intimidation"]  # flag at exactly the whole message's score
+    record = guard.scan(text, task="messages", thresholds={"intimidation": limit, "privacy_disclosure": 1.0, "insult": 1.0})
+    assert [record["scores"][l] for l in model.spec.labels] == pytest.approx(whole.tolist())
+    assert record["labels"] == ["intimidation"]
+    [evidence] = record["evidence"]  # the threatening sentence, not the meeting reminder
+    assert evidence["text"] == text[evidence["start"]:evidence["end"]] and evidence["text"].startswith("再不还")
+    assert guard.scan("明天下午三点开会，记得带电脑。周末一起去爬山吗？", task="messages")["evidence"] == []
