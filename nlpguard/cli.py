@@ -15,6 +15,7 @@ from typing import Iterable, Iterator
 
 from .errors import NlpguardError
 from .inputs import LINE_FORMATS, InputRecord, check_input, expand_inputs, read_inputs
+from .modeldir import BACKENDS
 from .outputs import FORMATS, make_writer
 from .taxonomy import TASKS
 
@@ -62,7 +63,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
     overrides = parse_thresholds(args.threshold)
-    guard = Guard.load(args.model)
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads must be at least 1")
+    guard = Guard.load(args.model, backend=args.backend, threads=args.threads)
     try:
         thresholds = guard.thresholds(args.task, overrides)
     except ValueError as exc:
@@ -179,13 +182,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve scans over HTTP until interrupted (model loaded once, before the first request)."""
     from .serve import run
 
-    for name in ("max_body_bytes", "max_records", "batch_size"):
-        if getattr(args, name) < 1:
+    for name in ("max_body_bytes", "max_records", "batch_size", "threads"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
     return run(args.model, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes,
-               max_records=args.max_records, timeout=args.timeout, batch_size=args.batch_size)
+               max_records=args.max_records, timeout=args.timeout, batch_size=args.batch_size,
+               backend=args.backend, threads=args.threads)
+
+
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    """Export a transformer model (or bundle) to ONNX and print the parity check."""
+    from .modeldir import bundle_tasks
+    from .onnx_backend import export_onnx
+
+    parity = {}
+    for task in bundle_tasks(args.model):
+        path = Path(args.parity_data or f"data/{task}/test.jsonl")
+        if path.is_file():
+            parity[task] = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        elif args.parity_data:
+            raise UsageError(f"--parity-data {path}: no such file")
+    reports = export_onnx(args.model, args.output, quantize=args.quantize, parity_texts=parity)
+    for task, report in reports.items():
+        if not report["texts"]:
+            print(f"{task}: exported; parity not checked (no data/{task}/test.jsonl here: pass --parity-data FILE)")
+        for backend in ("onnx", "onnx-int8"):
+            if backend in report:
+                r = report[backend]
+                print(f"{task} {backend}: max |score difference| vs torch {r['max_abs_diff']:.2e} on {report['texts']} texts, "
+                      f"labels agree on {r['label_agreement']:.2%}")
+    print(f"written to {args.output}")
+    return 0
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -214,6 +243,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--threshold", action="append", default=[], metavar="LABEL=VALUE", help="override a label's threshold")
     scan.add_argument("--batch-size", type=int, default=256)
     scan.add_argument("--input-format", choices=LINE_FORMATS, help="how to read the inputs (standard input defaults to jsonl)")
+    scan.add_argument("--backend", choices=BACKENDS, default="auto",
+                      help="runtime of a transformer model: torch, onnx or onnx-int8 (after export-onnx); auto: torch if installed")
+    scan.add_argument("--threads", type=int, help="CPU threads for a transformer model (default: all CPUs this process may use)")
     scan.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar on stderr (auto: when a terminal)")
     scan.set_defaults(func=cmd_scan)
 
@@ -264,6 +296,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="also report metrics per tag slice and under each disguise perturbation")
     evaluate.set_defaults(func=cmd_evaluate)
 
+    export = commands.add_parser("export-onnx", help="export a transformer model to ONNX, with a parity check")
+    export.add_argument("--model", required=True, help="transformer model directory, bundle or packaged name")
+    export.add_argument("--output", required=True, help="directory to write (a copy of the model plus model.onnx)")
+    export.add_argument("--quantize", action="store_true", help="also write model.int8.onnx (dynamic int8; faster, less exact)")
+    export.add_argument("--parity-data", help="JSONL with 'text' scored by both runtimes (default: data/TASK/test.jsonl)")
+    export.set_defaults(func=cmd_export_onnx)
+
     serve = commands.add_parser("serve", help="HTTP JSON API: POST /scan with a batch of records; GET /health; docs at /docs")
     serve.add_argument("--model", help="model directory or packaged model name (default: the embedded default)")
     serve.add_argument("--host", default="127.0.0.1")
@@ -272,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-records", type=int, default=2000, help="records per request; more get 413")
     serve.add_argument("--timeout", type=float, default=30.0, help="seconds per request before 504")
     serve.add_argument("--batch-size", type=int, default=256)
+    serve.add_argument("--backend", choices=BACKENDS, default="auto", help="as for scan")
+    serve.add_argument("--threads", type=int, help="as for scan")
     serve.set_defaults(func=cmd_serve)
 
     data = commands.add_parser("data", help="data file tools")

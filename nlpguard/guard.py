@@ -24,8 +24,10 @@ class Guard:
     first time their task is scanned.
     """
 
-    def __init__(self, model: str | Path | None = None):
+    def __init__(self, model: str | Path | None = None, backend: str = "auto", threads: int | None = None):
         self._source = model
+        self._backend = backend
+        self._threads = threads
         self._path = resolve(model)
         self._tasks = bundle_tasks(model)
         if not self._tasks:
@@ -33,16 +35,24 @@ class Guard:
         self._models: dict[str, LoadedModel] = {}
 
     @classmethod
-    def load(cls, model: str | Path | None = None) -> "Guard":
+    def load(cls, model: str | Path | None = None, backend: str = "auto", threads: int | None = None) -> "Guard":
         """Load the embedded default (``None``), a packaged model by name, a bundle or a model directory.
+
+        ``backend`` (transformer models): ``torch``, ``onnx``, ``onnx-int8`` or ``auto``;
+        ``threads``: CPU threads for the network (default: every CPU this process may use).
 
         Raises:
             ModelError: the model is missing, corrupt or unusable.
         """
-        guard = cls(model)
+        guard = cls(model, backend, threads)
         if len(guard._tasks) == 1:
             guard.model(guard._tasks[0])  # a single model is checked at once
         return guard
+
+    @property
+    def path(self) -> Path:
+        """The directory the models are loaded from (a packaged model's lies inside the package)."""
+        return self._path
 
     @property
     def tasks(self) -> list[str]:
@@ -55,7 +65,7 @@ class Guard:
         if task not in self._tasks:
             raise ModelError(f"model {self._path} has no {task!r} model (it has: {', '.join(self._tasks)})")
         if task not in self._models:
-            self._models[task] = load_model(self._source, task)
+            self._models[task] = load_model(self._source, task, self._backend, self._threads)
         return self._models[task]
 
     def labels(self, task: str) -> list[str]:

@@ -80,8 +80,8 @@ def text_problem(value: object) -> str | None:
         return f"'text' is {type(value).__name__}, not a string"
     if not value.strip():
         return "empty 'text'"
-    if any("\udc80" <= ch <= "\udcff" for ch in value):
-        return "'text' holds undecodable bytes (not valid UTF-8)"
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        return "'text' holds undecodable bytes or lone surrogates (not valid UTF-8)"
     return None
 
 

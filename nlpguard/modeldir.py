@@ -9,6 +9,7 @@ embedded in the package are bundles.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ from .taxonomy import LABELS, TASKS, TAXONOMY_VERSION, check_task
 PACKAGED_MODELS = Path(__file__).parent / "models"
 DEFAULT_MODEL = "baseline"
 CONFIG_FILE = "config.json"
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 FORMAT_VERSION = 1
 
 
@@ -116,14 +118,22 @@ def read_spec(directory: Path) -> ModelSpec:
     return spec
 
 
-def load_model(model: str | Path | None, task: str) -> LoadedModel:
-    """Load ``task``'s model from a packaged name, a bundle or a model directory."""
+def load_model(model: str | Path | None, task: str, backend: str = "auto", threads: int | None = None) -> LoadedModel:
+    """Load ``task``'s model from a packaged name, a bundle or a model directory.
+
+    ``backend`` runs a transformer model with ``torch``, ``onnx`` or ``onnx-int8``
+    (onnxruntime, after ``nlpguard export-onnx``); ``auto`` takes torch when installed,
+    else ONNX when the directory has it. ``threads``: intra-op CPU threads (default: all
+    CPUs this process may use).
+    """
+    if backend not in BACKENDS:
+        raise ModelError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     directory = task_dir(model, check_task(task))
     spec = read_spec(directory)
     if spec.task != task:
         raise ModelError(f"model {directory} is for task {spec.task!r}, not {task!r}")
     try:
-        scorer = _load_scorer(directory, spec)
+        scorer = _load_scorer(directory, spec, backend, threads)
     except ModelError:
         raise
     except Exception as exc:  # corrupt or missing weight files of any kind
@@ -133,13 +143,19 @@ def load_model(model: str | Path | None, task: str) -> LoadedModel:
     return LoadedModel(spec, scorer, directory)
 
 
-def _load_scorer(directory: Path, spec: ModelSpec) -> Scorer:
-    from . import baseline, transformer
+def _load_scorer(directory: Path, spec: ModelSpec, backend: str, threads: int | None) -> Scorer:
+    from . import baseline, onnx_backend, transformer
 
     if spec.architecture == baseline.ARCHITECTURE:
+        if backend != "auto":
+            raise ModelError(f"model {directory} is a baseline model; --backend {backend} applies to transformer models only")
         return baseline.TfidfLogReg.load(directory, spec.labels)
     if spec.architecture == transformer.ARCHITECTURE:
-        return transformer.TransformerScorer.load(directory, spec.labels, **spec.options)
+        if backend == "auto":
+            backend = "torch" if importlib.util.find_spec("torch") or not (directory / onnx_backend.ONNX_FILES["onnx"]).is_file() else "onnx"
+        if backend == "torch":
+            return transformer.TransformerScorer.load(directory, spec.labels, threads=threads, **spec.options)
+        return onnx_backend.OnnxScorer.load(directory, spec.labels, backend=backend, threads=threads, **spec.options)
     raise ModelError(f"model {directory} has unknown architecture {spec.architecture!r}")
 
 

@@ -28,8 +28,11 @@ class JsonlWriter:
         self.stream = stream
 
     def write(self, record: dict) -> None:
-        """Write one record."""
-        self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        """Write one record (with \\u escapes if it holds lone surrogates that UTF-8 cannot encode)."""
+        try:
+            self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
+        except UnicodeEncodeError:  # raised before anything reaches the stream
+            self.stream.write(json.dumps(record) + "\n")
 
     def close(self) -> None:
         """Flush the stream."""

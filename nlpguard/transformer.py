@@ -1,4 +1,4 @@
-"""Scorer for fine-tuned transformer classifiers (any BERT-family checkpoint).
+"""Scorers for fine-tuned transformer classifiers (any BERT-family checkpoint).
 
 A model directory in Hugging Face format — ``config.json`` (with nlpguard's section),
 ``model.safetensors`` and tokenizer files — loads here, in
@@ -11,9 +11,11 @@ Needs ``torch`` and ``transformers`` (``pip install 'nlpguard[train]'``).
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
+from scipy.special import expit
 
 from .errors import ModelError
 from .normalize import normalize_text
@@ -32,34 +34,38 @@ def _require():
     return torch, transformers
 
 
-class TransformerScorer:
-    """Sigmoid scores from a sequence-classification transformer, max-aggregated over windows."""
+def cpu_threads() -> int:
+    """CPUs this process may run on (cgroup/affinity aware): the default intra-op thread count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
-    def __init__(self, model, tokenizer, labels: list[str], max_length: int = DEFAULT_MAX_LENGTH,
+
+def load_tokenizer(directory: str | Path):
+    """The fast tokenizer of a Hugging Face directory, with transformers' load reports silenced."""
+    try:
+        import transformers
+    except ImportError as exc:
+        raise ModelError("transformer models need transformers: pip install 'nlpguard[train]'") from exc
+    transformers.utils.logging.set_verbosity_error()  # scan output stays clean: no load reports
+    transformers.utils.logging.disable_progress_bar()
+    return transformers.AutoTokenizer.from_pretrained(str(directory))
+
+
+class WindowedScorer:
+    """Sigmoid scores of a sequence classifier over token windows, max-aggregated per text.
+
+    Subclasses provide :meth:`forward` (one padded batch of windows to logits) for a runtime.
+    """
+
+    def __init__(self, tokenizer, labels: list[str], max_length: int = DEFAULT_MAX_LENGTH,
                  stride: int = DEFAULT_STRIDE, batch_size: int = 64):
-        self.torch, _ = _require()
-        self.model = model.eval()
         self.tokenizer = tokenizer
         self.labels = list(labels)
         self.max_length = max_length
         self.stride = stride
         self.batch_size = batch_size
-        self.device = next(model.parameters()).device
-
-    @classmethod
-    def load(cls, directory: str | Path, labels: list[str], max_length: int = DEFAULT_MAX_LENGTH,
-             stride: int = DEFAULT_STRIDE, device: str | None = None) -> "TransformerScorer":
-        """Load model and tokenizer from a Hugging Face directory (CPU unless a GPU is present)."""
-        torch, transformers = _require()
-        transformers.utils.logging.set_verbosity_error()  # scan output stays clean: no load reports
-        transformers.utils.logging.disable_progress_bar()
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(directory))
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(str(directory))
-        model = (model.float() if device == "cpu" else model).to(device)  # fp16 packaged weights run in fp32 on CPU
-        if model.config.num_labels != len(labels):
-            raise ModelError(f"{directory}: the network has {model.config.num_labels} outputs, the config names {len(labels)} labels")
-        return cls(model, tokenizer, labels, max_length, stride)
 
     def windows(self, texts: list[str]) -> tuple[dict, list[int]]:
         """Tokenised windows of the normalised texts and, per window, the index of its text."""
@@ -68,20 +74,61 @@ class TransformerScorer:
         owners = list(encoded.pop("overflow_to_sample_mapping"))
         return encoded, owners
 
+    def forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Logits (n_windows, n_labels) of one padded batch of int64 arrays."""
+        raise NotImplementedError
+
     def predict(self, texts: list[str]) -> np.ndarray:
-        """Scores of shape (len(texts), len(labels)): per label, the maximum over a text's windows."""
+        """Scores of shape (len(texts), len(labels)): per label, the maximum over a text's windows.
+
+        Windows are sorted by length and batched, so a batch carries little padding.
+        """
         scores = np.zeros((len(texts), len(self.labels)), dtype=np.float32)
         if not texts:
             return scores
         encoded, owners = self.windows(texts)
         ids = encoded["input_ids"]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))  # length buckets: little padding
-        window_scores = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
-        with self.torch.inference_mode():
-            for begin in range(0, len(order), self.batch_size):
-                chosen = order[begin:begin + self.batch_size]
-                batch = self.tokenizer.pad({k: [encoded[k][i] for i in chosen] for k in encoded}, return_tensors="pt")
-                logits = self.model(**{k: v.to(self.device) for k, v in batch.items()}).logits
-                window_scores[chosen] = self.torch.sigmoid(logits.float()).cpu().numpy()
+        logits = np.zeros((len(ids), len(self.labels)), dtype=np.float32)
+        for begin in range(0, len(order), self.batch_size):
+            chosen = order[begin:begin + self.batch_size]
+            batch = self.tokenizer.pad({k: [encoded[k][i] for i in chosen] for k in encoded}, return_tensors="np")
+            logits[chosen] = self.forward({k: v.astype(np.int64) for k, v in batch.items()})
+        window_scores = expit(logits)
         np.maximum.at(scores, np.array(owners), window_scores)
         return scores
+
+
+class TransformerScorer(WindowedScorer):
+    """A PyTorch sequence-classification transformer, run under ``torch.inference_mode``."""
+
+    def __init__(self, model, tokenizer, labels: list[str], max_length: int = DEFAULT_MAX_LENGTH,
+                 stride: int = DEFAULT_STRIDE, batch_size: int = 64):
+        super().__init__(tokenizer, labels, max_length, stride, batch_size)
+        self.torch, _ = _require()
+        self.model = model.eval()
+        self.device = next(model.parameters()).device
+
+    @classmethod
+    def load(cls, directory: str | Path, labels: list[str], max_length: int = DEFAULT_MAX_LENGTH,
+             stride: int = DEFAULT_STRIDE, device: str | None = None, threads: int | None = None) -> "TransformerScorer":
+        """Load model and tokenizer from a Hugging Face directory (CPU unless a GPU is present).
+
+        ``threads``: intra-op threads on the CPU (default: the CPUs this process may use).
+        """
+        torch, transformers = _require()
+        tokenizer = load_tokenizer(directory)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if device == "cpu":
+            torch.set_num_threads(threads or cpu_threads())
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(str(directory))
+        model = (model.float() if device == "cpu" else model).to(device)  # fp16 packaged weights run in fp32 on CPU
+        if model.config.num_labels != len(labels):
+            raise ModelError(f"{directory}: the network has {model.config.num_labels} outputs, the config names {len(labels)} labels")
+        return cls(model, tokenizer, labels, max_length, stride)
+
+    def forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Logits of one padded batch, computed by the PyTorch model."""
+        with self.torch.inference_mode():
+            inputs = {k: self.torch.from_numpy(v).to(self.device) for k, v in batch.items()}
+            return self.model(**inputs).logits.float().cpu().numpy()

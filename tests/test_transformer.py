@@ -15,36 +15,6 @@ from nlpguard.train import TrainConfig, train  # noqa: E402
 from .conftest import TINY_MESSAGES  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def tiny_backbone(tmp_path_factory):
-    """A 2-layer BERT with a character vocabulary, saved like a Hugging Face checkpoint."""
-    directory = tmp_path_factory.mktemp("tiny-bert")
-    chars = sorted({c for text, _ in TINY_MESSAGES for c in normalize_text(text)} | set("一条从未见过的消息里面什么都没有另句话"))
-    (directory / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars]) + "\n", encoding="utf-8")
-    tokenizer = transformers.BertTokenizerFast.from_pretrained(str(directory))
-    config = transformers.BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=64, num_hidden_layers=2,
-                                     num_attention_heads=2, intermediate_size=128, max_position_embeddings=128)
-    torch.manual_seed(0)
-    transformers.BertForMaskedLM(config).save_pretrained(str(directory))
-    tokenizer.save_pretrained(str(directory))
-    return directory
-
-
-@pytest.fixture(scope="module")
-def tiny_classifier(tiny_backbone, tmp_path_factory):
-    """The tiny backbone fine-tuned on the tiny messages (train = dev = test: an overfit check)."""
-    data = tmp_path_factory.mktemp("data")
-    rows = [{"id": f"t{i}", "text": t, "labels": l} for i, (t, l) in enumerate(TINY_MESSAGES)]
-    for split in ("train", "dev", "test"):
-        (data / f"{split}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    output = tmp_path_factory.mktemp("model")
-    config = TrainConfig(task="messages", data=str(data), output=str(output), backbone=str(tiny_backbone),
-                         extra_negatives=[], epochs=30, batch_size=4, learning_rate=2e-3, max_length=32, stride=8,
-                         patience=30)
-    metrics = train(config, log=lambda line: None)
-    return output, metrics
-
-
 def test_fine_tuning_overfits_the_tiny_set(tiny_classifier):
     output, metrics = tiny_classifier
     assert metrics["test"]["macro_f1"] == 1.0
