@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import NlpguardError
-from .inputs import LINE_FORMATS, InputRecord, check_input, expand_inputs, read_inputs
+from .inputs import LINE_FORMATS, InputRecord, check_encoding, check_input, expand_inputs, read_inputs
 from .modeldir import BACKENDS
 from .outputs import FORMATS, make_writer
 from .taxonomy import TASKS
@@ -49,9 +49,9 @@ def _batches(records: Iterable[InputRecord], size: int) -> Iterator[list[InputRe
         yield batch
 
 
-def _all_records(inputs: list[tuple[str, str]], task: str, declared: str | None) -> Iterator[InputRecord]:
+def _all_records(inputs: list[tuple[str, str]], task: str, declared: str | None, encoding: str) -> Iterator[InputRecord]:
     for path, name in inputs:
-        yield from read_inputs(path, task, declared, name)
+        yield from read_inputs(path, task, declared, name, encoding)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -59,34 +59,41 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .guard import Guard
+    from .resume import complete_lines, skip_written
 
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
-    overrides = parse_thresholds(args.threshold)
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be at least 1")
+    if args.resume and (not args.output or args.format != "jsonl"):
+        raise UsageError("--resume needs --output FILE and --format jsonl")
+    overrides = parse_thresholds(args.threshold)
+    try:
+        encoding = check_encoding(args.encoding)
+        inputs = expand_inputs(args.inputs, args.task)
+        for path, _ in inputs:
+            check_input(path, args.task, args.input_format, encoding)
+    except (OSError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
     guard = Guard.load(args.model, backend=args.backend, threads=args.threads)
     try:
         thresholds = guard.thresholds(args.task, overrides)
     except ValueError as exc:
         raise UsageError(f"--threshold: {exc}") from None
-    try:
-        inputs = expand_inputs(args.inputs, args.task)
-        for path, _ in inputs:
-            check_input(path, args.task, args.input_format)
-    except (OSError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
+    records = _all_records(inputs, args.task, args.input_format, encoding)
+    done = complete_lines(Path(args.output)) if args.resume else 0
+    errors = skip_written(records, Path(args.output), done) if done else 0
     labels = guard.labels(args.task)
-    stream = open(args.output, "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    stream = open(args.output, "a" if args.resume else "w", encoding="utf-8", newline="") if args.output else sys.stdout
     writer = make_writer(args.format, stream, labels, args.task)
-    errors = 0
     progress = tqdm(unit=" records", file=sys.stderr, disable=None if args.progress == "auto" else args.progress == "off",
-                    desc="nlpguard scan", mininterval=1.0)
+                    desc="nlpguard scan", mininterval=1.0, initial=done)
     try:
-        for batch in _batches(_all_records(inputs, args.task, args.input_format), args.batch_size):
+        for batch in _batches(records, args.batch_size):
             for output in guard.scan_records(batch, args.task, thresholds, batch_size=args.batch_size):
                 errors += "error" in output
                 writer.write(output)
+            stream.flush()  # whole batches reach the file: an interrupted run resumes after the last one
             progress.update(len(batch))
         writer.close()
     finally:
@@ -243,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--threshold", action="append", default=[], metavar="LABEL=VALUE", help="override a label's threshold")
     scan.add_argument("--batch-size", type=int, default=256)
     scan.add_argument("--input-format", choices=LINE_FORMATS, help="how to read the inputs (standard input defaults to jsonl)")
+    scan.add_argument("--encoding", default="utf-8",
+                      help="encoding of .jsonl/.csv/.txt inputs, e.g. gb18030 (default utf-8; documents are detected)")
+    scan.add_argument("--resume", action="store_true",
+                      help="continue an interrupted scan: keep the records already in --output, append the rest")
     scan.add_argument("--backend", choices=BACKENDS, default="auto",
                       help="runtime of a transformer model: torch, onnx or onnx-int8 (after export-onnx); auto: torch if installed")
     scan.add_argument("--threads", type=int, help="CPU threads for a transformer model (default: all CPUs this process may use)")

@@ -7,6 +7,7 @@ line, so memory stays constant on inputs of any length.
 """
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
@@ -90,16 +91,38 @@ def record_id(value: object, default: str) -> str:
     return default if value is None or value == "" else str(value)
 
 
-def _decode_line(raw: bytes, first: bool) -> tuple[str | None, str | None]:
+def check_encoding(encoding: str) -> str:
+    """The codec name for line inputs; ValueError for an unknown codec or one whose lines are not byte lines."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise ValueError(f"unknown encoding {encoding!r}") from None
+    if name.startswith(("utf-16", "utf-32")):
+        raise ValueError(f"encoding {encoding!r} is not supported for line inputs: convert the file to UTF-8")
+    return name
+
+
+def _decode_line(raw: bytes, first: bool, encoding: str = "utf-8") -> tuple[str | None, str | None]:
+    if encoding != "utf-8":
+        try:
+            return raw.decode(encoding).rstrip("\r\n"), None
+        except UnicodeDecodeError as exc:
+            return None, f"not valid {encoding} (byte 0x{raw[exc.start]:02x} at position {exc.start})"
     try:
         return raw.decode("utf-8-sig" if first else "utf-8").rstrip("\r\n"), None
     except UnicodeDecodeError as exc:
-        return None, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at position {exc.start})"
+        problem = f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at position {exc.start})"
+    try:
+        raw.decode("gb18030")
+        problem += "; it reads as GBK/GB18030: pass --encoding gb18030"
+    except UnicodeDecodeError:
+        pass
+    return None, problem
 
 
-def parse_jsonl_line(raw: bytes, first: bool = False) -> tuple[dict | None, str | None]:
+def parse_jsonl_line(raw: bytes, first: bool = False, encoding: str = "utf-8") -> tuple[dict | None, str | None]:
     """Parse one JSON Lines line: ``(record, None)``, ``(None, problem)``, or ``(None, None)`` when blank."""
-    line, problem = _decode_line(raw, first)
+    line, problem = _decode_line(raw, first, encoding)
     if problem:
         return None, problem
     if not line.strip():
@@ -113,10 +136,10 @@ def parse_jsonl_line(raw: bytes, first: bool = False) -> tuple[dict | None, str 
     return record, None
 
 
-def _jsonl(stream: BinaryIO, name: str) -> Iterator[InputRecord]:
+def _jsonl(stream: BinaryIO, name: str, encoding: str) -> Iterator[InputRecord]:
     for number, raw in enumerate(stream, start=1):
         default_id = f"{name}:{number}"
-        record, problem = parse_jsonl_line(raw, number == 1)
+        record, problem = parse_jsonl_line(raw, number == 1, encoding)
         if problem:
             yield InputRecord(default_id, error=problem)
             continue
@@ -125,17 +148,18 @@ def _jsonl(stream: BinaryIO, name: str) -> Iterator[InputRecord]:
         yield InputRecord.from_mapping(record, default_id)
 
 
-def _txt(stream: BinaryIO, name: str) -> Iterator[InputRecord]:
+def _txt(stream: BinaryIO, name: str, encoding: str) -> Iterator[InputRecord]:
     for number, raw in enumerate(stream, start=1):
-        line, problem = _decode_line(raw, number == 1)
+        line, problem = _decode_line(raw, number == 1, encoding)
         if problem:
             yield InputRecord(f"{name}:{number}", error=problem)
         elif line.strip():
             yield InputRecord(f"{name}:{number}", line)
 
 
-def _csv(stream: BinaryIO, name: str) -> Iterator[InputRecord]:
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+def _csv(stream: BinaryIO, name: str, encoding: str) -> Iterator[InputRecord]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig" if encoding == "utf-8" else encoding,
+                            errors="surrogateescape", newline="")
     reader = csv.DictReader(text)
     if reader.fieldnames is None or "text" not in reader.fieldnames:
         raise ValueError(f"{name}: CSV has no 'text' column (columns: {', '.join(reader.fieldnames or []) or 'none'})")
@@ -169,7 +193,7 @@ def expand_inputs(paths: list[str], task: str) -> list[tuple[str, str]]:
     return expanded
 
 
-def check_input(path: str, task: str, declared: str | None = None) -> None:
+def check_input(path: str, task: str, declared: str | None = None, encoding: str = "utf-8") -> None:
     """Raise before scanning when ``path`` cannot be an input at all (a usage error).
 
     Raises:
@@ -183,16 +207,19 @@ def check_input(path: str, task: str, declared: str | None = None) -> None:
         raise FileNotFoundError(f"{path}: no such file")
     if kind == "csv":
         with open(path, "rb") as stream:
-            text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            text = io.TextIOWrapper(stream, encoding="utf-8-sig" if encoding == "utf-8" else encoding,
+                                    errors="surrogateescape", newline="")
             header = next(csv.reader(text), [])
         if "text" not in header:
             raise ValueError(f"{path}: CSV has no 'text' column (columns: {', '.join(header) or 'none'})")
 
 
-def read_inputs(path: str, task: str, declared: str | None = None, name: str | None = None) -> Iterator[InputRecord]:
+def read_inputs(path: str, task: str, declared: str | None = None, name: str | None = None,
+                encoding: str = "utf-8") -> Iterator[InputRecord]:
     """Stream the records of one input (a path or ``-`` for standard input).
 
-    A document's id is ``name`` (default: its file name).
+    A document's id is ``name`` (default: its file name). ``encoding`` applies to line
+    inputs (JSONL, CSV, text lines; documents detect theirs).
 
     Raises:
         ValueError: unsupported input type, or a CSV without a ``text`` column
@@ -209,7 +236,7 @@ def read_inputs(path: str, task: str, declared: str | None = None, name: str | N
         return
     readers = {"jsonl": _jsonl, "csv": _csv, "txt": _txt}
     if path == "-":
-        yield from readers[kind](sys.stdin.buffer, "stdin")
+        yield from readers[kind](sys.stdin.buffer, "stdin", encoding)
         return
     with open(path, "rb") as stream:
-        yield from readers[kind](stream, path)
+        yield from readers[kind](stream, path, encoding)

@@ -1,0 +1,171 @@
+"""Bad input through the real ``nlpguard scan`` command: every input record yields exactly one output
+record (an error record when it cannot be scanned); unusable commands exit 2 with one line."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from nlpguard.modeldir import PACKAGED_MODELS
+
+THREAT = "三天内不还钱就爆你通讯录，让你全家都知道你是老赖"
+PLAIN = "周末一起去爬山吗？我带水，你带吃的"
+
+
+def scan(*args, stdin=b""):
+    proc = subprocess.run([sys.executable, "-m", "nlpguard.cli", "scan", *args, "--progress", "off"],
+                          input=stdin, capture_output=True)
+    out = [json.loads(line) for line in proc.stdout.decode("utf-8").splitlines()]
+    return proc.returncode, out, proc.stderr.decode("utf-8")
+
+
+def jsonl(*objects) -> bytes:
+    return b"".join(json.dumps(o, ensure_ascii=False).encode("utf-8") + b"\n" for o in objects)
+
+
+def test_mixed_bad_lines_one_output_per_input_record_in_order(tmp_path):
+    lines = [
+        jsonl({"id": "ok1", "text": THREAT}),
+        b'{"id": "bad-utf8", "text": "\xff\xfe\xfd"}\n',
+        "\n".encode(),                                               # empty line: not a record
+        '{"id": "gbk", "text": "不还钱就上门"}\n'.encode("gbk"),      # a GBK line in a UTF-8 file
+        jsonl({"id": "nul", "text": "还款提醒\u0000请按时还款"}),
+        b'[1, 2]\n', b'"just a string"\n', b'42\n', b'null\n',
+        jsonl({"id": "num", "text": 5}), jsonl({"id": "list", "text": ["a"]}), jsonl({"id": "none", "text": None}),
+        jsonl({"id": "blank", "text": "   "}),
+        json.dumps({"id": "surrogate", "text": "\ud800" + PLAIN}).encode("ascii") + b"\n",  # a lone \\ud800 escape
+        jsonl({"id": 17, "text": PLAIN}),
+        b'{"id": "truncated", "text": "abc\n',
+        jsonl({"id": "ok2", "text": PLAIN}),
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"".join(lines))
+    code, out, err = scan(str(path), "--task", "messages")
+    assert code == 1 and "Traceback" not in err
+    assert len(out) == len(lines) - 1  # every non-blank line, once
+    ids = [r["id"] for r in out]
+    assert ids[0] == "ok1" and ids[-1] == "ok2" and "17" in ids
+    by_id = {r["id"]: r for r in out}
+    assert "privacy_disclosure" in by_id["ok1"]["labels"] and by_id["ok2"]["labels"] == []
+    assert "not valid UTF-8" in out[1]["error"]
+    assert "--encoding gb18030" in out[2]["error"]  # the GBK line says how to read it
+    assert "labels" in by_id["nul"]                   # a NUL character is text, scanned
+    for rid in ("num", "list", "none", "blank", "surrogate"):
+        assert set(by_id[rid]) == {"id", "error"}, rid
+    assert all("expected a JSON object" in r["error"] for r in out[4:8])
+    assert "invalid JSON" in out[-2]["error"]
+
+
+def test_gbk_file_reads_with_encoding_option(tmp_path):
+    path = tmp_path / "gbk.txt"
+    path.write_bytes(f"{THREAT}\n{PLAIN}\n".encode("gbk"))
+    code, out, _ = scan(str(path), "--task", "messages")
+    assert code == 1 and len(out) == 2 and all("--encoding gb18030" in r["error"] for r in out)
+    code, out, _ = scan(str(path), "--task", "messages", "--encoding", "gbk")
+    assert code == 0 and "privacy_disclosure" in out[0]["labels"] and out[1]["labels"] == []
+    csv_path = tmp_path / "gbk.csv"
+    csv_path.write_bytes(f"id,text\nc1,{THREAT}\n".encode("gb18030"))
+    code, out, _ = scan(str(csv_path), "--task", "messages", "--encoding", "gb18030")
+    assert code == 0 and out[0]["id"] == "c1" and "privacy_disclosure" in out[0]["labels"]
+
+
+def test_raw_nul_bytes_in_a_text_line_are_scanned(tmp_path):
+    path = tmp_path / "nul.txt"
+    path.write_bytes(THREAT.encode("utf-8") + b"\x00\x00\n" + PLAIN.encode("utf-8") + b"\n")
+    code, out, _ = scan(str(path), "--task", "messages")
+    assert code == 0 and len(out) == 2 and "privacy_disclosure" in out[0]["labels"]
+
+
+def test_one_megabyte_single_line(tmp_path):
+    filler = "您好，您本月的账单已出，请于到期日前按时还款，感谢您的配合。"
+    text = filler * (1_000_000 // len(filler.encode("utf-8")) + 1) + THREAT
+    assert len(text.encode("utf-8")) > 1_000_000
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(jsonl({"id": "big", "text": text}, {"id": "small", "text": PLAIN}))
+    code, out, _ = scan(str(path), "--task", "messages")
+    assert code == 0 and [r["id"] for r in out] == ["big", "small"]
+    assert "privacy_disclosure" in out[0]["labels"]
+    for item in out[0]["evidence"]:  # offsets point into the 1 MB original
+        assert text[item["start"]:item["end"]] == item["text"]
+    assert any(item["text"] == THREAT for item in out[0]["evidence"])
+
+
+@pytest.fixture
+def corrupt_model(tmp_path):
+    model = tmp_path / "corrupt"
+    shutil.copytree(PACKAGED_MODELS / "baseline" / "messages", model)
+    (model / "baseline.safetensors").write_bytes(b"\x00" * 64)
+    return model
+
+
+@pytest.mark.parametrize("case, message", [
+    ("csv-without-text", "no 'text' column"),
+    ("missing-model", "neither a directory nor a packaged model"),
+    ("corrupt-weights", "cannot load weights"),
+    ("unknown-threshold", "unknown label 'nope'"),
+    ("bad-encoding", "unknown encoding"),
+    ("resume-to-stdout", "--resume needs --output"),
+])
+def test_unusable_commands_exit_2_with_one_line(tmp_path, corrupt_model, case, message):
+    good = tmp_path / "m.jsonl"
+    good.write_bytes(jsonl({"text": PLAIN}))
+    no_text = tmp_path / "m.csv"
+    no_text.write_text("id,body\n1,你好\n", encoding="utf-8")
+    args = {
+        "csv-without-text": [str(no_text), "--task", "messages"],
+        "missing-model": [str(good), "--task", "messages", "--model", str(tmp_path / "no-such-model")],
+        "corrupt-weights": [str(good), "--task", "messages", "--model", str(corrupt_model)],
+        "unknown-threshold": [str(good), "--task", "messages", "--threshold", "nope=0.5"],
+        "bad-encoding": [str(good), "--task", "messages", "--encoding", "klingon"],
+        "resume-to-stdout": [str(good), "--task", "messages", "--resume"],
+    }[case]
+    code, out, err = scan(*args)
+    assert code == 2 and out == []
+    assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
+
+
+def messages_file(path, n):
+    texts = [THREAT, PLAIN, "【某银行】您本期账单已到期，请按时还款", "再不还，明天带几个兄弟去你公司门口堵你"]
+    rows = [{"id": f"m{i:05d}", "text": f"{texts[i % 4]}（{i}）"} for i in range(n)]
+    rows[7] = {"id": "m00007", "text": ""}  # an error record before the interruption
+    path.write_bytes(jsonl(*rows))
+    return path
+
+
+def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path):
+    source = messages_file(tmp_path / "in.jsonl", 12000)
+    reference = tmp_path / "reference.jsonl"
+    code, _, _ = scan(str(source), "--task", "messages", "--output", str(reference))
+    assert code == 1
+
+    output = tmp_path / "out.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "nlpguard.cli", "scan", str(source), "--task", "messages",
+                             "--output", str(output), "--batch-size", "64", "--progress", "off"],
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while (not output.exists() or output.stat().st_size < 200_000) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    with open(output, "ab") as handle:  # as if killed in the middle of writing a line
+        handle.write(b'{"id": "m9')
+    written = output.read_bytes().count(b"\n")
+    assert 0 < written < 12000, "the run was not interrupted mid-way"
+
+    code, out, err = scan(str(source), "--task", "messages", "--output", str(output), "--resume")
+    assert code == 1 and "1 record(s) could not be scanned" in err  # the error record before the kill counts
+    assert output.read_bytes() == reference.read_bytes()
+    code, _, _ = scan(str(source), "--task", "messages", "--output", str(output), "--resume")  # nothing left to do
+    assert code == 1 and output.read_bytes() == reference.read_bytes()
+
+
+def test_resume_refuses_an_output_of_another_input(tmp_path):
+    output = tmp_path / "out.jsonl"
+    output.write_bytes(jsonl({"id": "other", "labels": []}))
+    source = messages_file(tmp_path / "in.jsonl", 20)
+    code, _, err = scan(str(source), "--task", "messages", "--output", str(output), "--resume")
+    assert code == 2 and "has id 'other' but input record 1 is 'm00000'" in err
