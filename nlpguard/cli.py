@@ -60,6 +60,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     from .guard import Guard
     from .resume import complete_lines, skip_written
+    from .summary import BatchSummary
 
     if args.batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
@@ -67,6 +68,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise UsageError("--threads must be at least 1")
     if args.resume and (not args.output or args.format != "jsonl"):
         raise UsageError("--resume needs --output FILE and --format jsonl")
+    if args.resume and args.summary:
+        raise UsageError("--summary counts one whole run: it cannot be combined with --resume")
     overrides = parse_thresholds(args.threshold)
     try:
         encoding = check_encoding(args.encoding)
@@ -84,18 +87,23 @@ def cmd_scan(args: argparse.Namespace) -> int:
     done = complete_lines(Path(args.output)) if args.resume else 0
     errors = skip_written(records, Path(args.output), done) if done else 0
     labels = guard.labels(args.task)
+    summary = BatchSummary(labels, args.task) if args.summary else None
     stream = open(args.output, "a" if args.resume else "w", encoding="utf-8", newline="") if args.output else sys.stdout
     writer = make_writer(args.format, stream, labels, args.task)
     progress = tqdm(unit=" records", file=sys.stderr, disable=None if args.progress == "auto" else args.progress == "off",
                     desc="nlpguard scan", mininterval=1.0, initial=done)
     try:
         for batch in _batches(records, args.batch_size):
-            for output in guard.scan_records(batch, args.task, thresholds, batch_size=args.batch_size):
+            for record, output in zip(batch, guard.scan_records(batch, args.task, thresholds, batch_size=args.batch_size)):
                 errors += "error" in output
-                writer.write(output)
+                writer.write(output, record)
+                if summary:
+                    summary.add(output, record.fields, record.text)
             stream.flush()  # whole batches reach the file: an interrupted run resumes after the last one
             progress.update(len(batch))
         writer.close()
+        if summary:
+            Path(args.summary).write_text(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     finally:
         progress.close()
         if args.output:
@@ -250,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--threshold", action="append", default=[], metavar="LABEL=VALUE", help="override a label's threshold")
     scan.add_argument("--batch-size", type=int, default=256)
     scan.add_argument("--input-format", choices=LINE_FORMATS, help="how to read the inputs (standard input defaults to jsonl)")
+    scan.add_argument("--summary", metavar="FILE",
+                      help="also write a JSON batch summary: counts per label, family, sender, campaign and hour, top flagged")
     scan.add_argument("--encoding", default="utf-8",
                       help="encoding of .jsonl/.csv/.txt inputs, e.g. gb18030 (default utf-8; documents are detected)")
     scan.add_argument("--resume", action="store_true",

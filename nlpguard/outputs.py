@@ -1,8 +1,9 @@
 """Write scan records as JSON Lines, CSV or a self-contained HTML report.
 
 Writers take records one at a time (``write``) and finish with ``close``;
-JSON Lines and CSV stream. For messages the HTML report keeps only counts and
-the highest-scoring flagged records; for agreements (``clauses``) it is a
+JSON Lines and CSV stream. For messages the HTML report is a compliance team's
+batch summary (:mod:`nlpguard.summary`: counts per label, family, sender,
+campaign and hour, and the top flagged messages); for agreements (``clauses``) it is a
 regulator's report: a document × label summary, then every document with its
 flagged clauses, label, severity, score and legal grounds. Tables sort by
 clicking a column and filter by typing, with no server and no external assets.
@@ -10,12 +11,13 @@ clicking a column and filter by typing, with no server and no external assets.
 from __future__ import annotations
 
 import csv
-import heapq
 import html
 import json
 from collections import Counter
 from typing import TextIO
 
+from .inputs import InputRecord
+from .summary import BatchSummary
 from .taxonomy import LABELS
 
 HTML_MAX_SHOWN = 500
@@ -27,7 +29,7 @@ class JsonlWriter:
     def __init__(self, stream: TextIO, labels: list[str], task: str = "messages"):
         self.stream = stream
 
-    def write(self, record: dict) -> None:
+    def write(self, record: dict, source: InputRecord | None = None) -> None:
         """Write one record (with \\u escapes if it holds lone surrogates that UTF-8 cannot encode)."""
         try:
             self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
@@ -74,7 +76,7 @@ class CsvWriter:
                                   ";".join(i["label"] for i in items), severity, grounds,
                                   *[scores.get(l, "") for l in self.labels], ""])
 
-    def write(self, record: dict) -> None:
+    def write(self, record: dict, source: InputRecord | None = None) -> None:
         """Write one record as a row (messages) or as its flagged clauses (clauses)."""
         if self.task == "clauses":
             self._clause_rows(record)
@@ -96,53 +98,111 @@ mark{background:#ffd7d7}.high{color:#b00020;font-weight:bold}.medium{color:#a85d
 .err{color:#777}small{color:#666}"""
 
 
+def highlight(text: str, evidence: list[dict]) -> str:
+    """``text`` as HTML with each evidence span (offsets into ``text``) in a ``<mark>`` titled by its labels."""
+    spans: list[list] = []
+    for item in sorted(evidence, key=lambda e: (e["start"], e["end"])):
+        if spans and item["start"] < spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], item["end"])
+            spans[-1][2].add(item["label"])
+        else:
+            spans.append([item["start"], item["end"], {item["label"]}])
+    parts, position = [], 0
+    for start, end, labels in spans:
+        parts.append(html.escape(text[position:start]))
+        parts.append(f"<mark title='{html.escape(', '.join(sorted(labels)))}'>{html.escape(text[start:end])}</mark>")
+        position = end
+    parts.append(html.escape(text[position:]))
+    return "".join(parts)
+
+
+def _bars(periods: list[tuple[str, dict]]) -> str:
+    """An inline SVG bar chart of flagged records per period (no external assets)."""
+    if not periods:
+        return ""
+    width, height = max(len(periods) * 14, 320), 120
+    peak = max(counts["flagged"] for _, counts in periods) or 1
+    bars = "".join(
+        f"<rect x='{i * 14}' y='{height - 100 * c['flagged'] / peak:.1f}' width='11' height='{100 * c['flagged'] / peak:.1f}' "
+        f"fill='#c62828'><title>{html.escape(p)}: {c['flagged']} flagged of {c['records']}</title></rect>"
+        for i, (p, c) in enumerate(periods))
+    axis = (f"<text x='0' y='{height + 16}' font-size='11'>{html.escape(periods[0][0])}</text>"
+            f"<text x='{width}' y='{height + 16}' font-size='11' text-anchor='end'>{html.escape(periods[-1][0])}</text>"
+            f"<text x='0' y='10' font-size='11'>{peak} flagged</text>")
+    return (f"<svg width='{width}' height='{height + 20}' role='img' aria-label='flagged records per period'>"
+            f"<line x1='0' y1='{height}' x2='{width}' y2='{height}' stroke='#999'/>{bars}{axis}</svg>")
+
+
 class HtmlWriter:
-    """A single self-contained page: counts per label, then the top flagged records with evidence."""
+    """The message-batch report: counts per label and family, per sender and campaign, over time,
+    and the top flagged messages with their evidence highlighted in the full text."""
 
     def __init__(self, stream: TextIO, labels: list[str], task: str = "messages"):
         self.stream = stream
         self.labels = labels
-        self.counts: Counter = Counter()
-        self.total = self.errors = self.flagged = 0
-        self.shown: list[tuple[float, int, dict]] = []
+        self.summary = BatchSummary(labels, task, top=HTML_MAX_SHOWN)
 
-    def write(self, record: dict) -> None:
+    def write(self, record: dict, source: InputRecord | None = None) -> None:
         """Count one record and keep it if it is among the highest-scoring flagged ones."""
-        self.total += 1
-        if "error" in record:
-            self.errors += 1
-            return
-        if record["labels"]:
-            self.flagged += 1
-            self.counts.update(record["labels"])
-            top = max(record["scores"][l] for l in record["labels"])
-            item = (top, -self.total, record)
-            if len(self.shown) < HTML_MAX_SHOWN:
-                heapq.heappush(self.shown, item)
-            else:
-                heapq.heappushpop(self.shown, item)
+        self.summary.add(record, source.fields if source else None, source.text if source else None)
+
+    def _groups(self, title: str, groups: dict[str, dict], limit: int = 200, by_flagged: bool = True) -> str:
+        if not groups:
+            return ""
+        e = html.escape
+        shown = sorted(groups.items(), key=lambda kv: (-kv[1]["flagged"], kv[0]) if by_flagged else kv[0])[:limit]
+        head = "".join(f"<th onclick='sortBy(this)'>{e(l)}</th>" for l in self.labels)
+        rows = "".join(
+            f"<tr data-filter><td>{e(name)}</td><td data-v='{g['records']}'>{g['records']}</td>"
+            f"<td data-v='{g['flagged']}'>{g['flagged']}</td><td data-v='{g['flagged_rate']}'>{g['flagged_rate']:.2%}</td>"
+            + "".join(f"<td data-v='{g['labels'].get(l, 0)}' class='{'hit' if g['labels'].get(l) else ''}'>"
+                      f"{g['labels'].get(l, '') or ''}</td>" for l in self.labels) + "</tr>"
+            for name, g in shown)
+        more = f"<p><small>{len(groups) - limit} more in the JSON summary (--summary).</small></p>" if len(groups) > limit else ""
+        return (f"<h2>By {e(title)}</h2><table><thead><tr><th onclick='sortBy(this)'>{e(title)}</th>"
+                f"<th onclick='sortBy(this)'>records</th><th onclick='sortBy(this)'>flagged</th>"
+                f"<th onclick='sortBy(this)'>rate</th>{head}</tr></thead><tbody>{rows}</tbody></table>{more}")
 
     def close(self) -> None:
         """Write the page."""
         e = html.escape
+        data = self.summary.to_dict()
         rows = "".join(
             f"<tr><td>{e(l)}</td><td>{e(LABELS[l].family) if l in LABELS else ''}</td>"
             f"<td class='{LABELS[l].severity if l in LABELS else ''}'>{e(LABELS[l].severity) if l in LABELS else ''}</td>"
-            f"<td>{self.counts[l]}</td><td>{e(LABELS[l].grounds) if l in LABELS else ''}</td></tr>" for l in self.labels)
-        parts = [f"<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'><title>nlpguard report</title>"
-                 f"<style>{_STYLE}</style></head><body><h1>nlpguard scan report</h1>",
-                 f"<p>{self.total} records, {self.flagged} flagged, {self.errors} with errors.</p>",
-                 "<table><tr><th>label</th><th>family</th><th>severity</th><th>records</th><th>legal grounds</th></tr>",
-                 rows, "</table>"]
-        shown = sorted(self.shown, reverse=True)
-        if shown:
-            parts.append(f"<h2>Flagged records (top {len(shown)} by score)</h2>")
-        for _, _, record in shown:
-            parts.append(f"<div class='rec'><b>{e(record['id'])}</b> — {e(', '.join(record['labels']))}")
-            for ev in record["evidence"]:
-                parts.append(f"<p><mark>{e(ev['text'])}</mark><br><small>{e(ev['label'])} {ev['score']:.3f} "
-                             f"[{ev['start']}:{ev['end']}] — {e(ev.get('grounds', ''))}</small></p>")
-            parts.append("</div>")
+            f"<td data-v='{data['labels'][l]['records']}'>{data['labels'][l]['records']}</td>"
+            f"<td>{data['labels'][l]['records'] / max(data['scanned'], 1):.2%}</td>"
+            f"<td>{e(LABELS[l].grounds) if l in LABELS else ''}</td></tr>" for l in self.labels)
+        families = ", ".join(f"{e(f)} {n}" for f, n in sorted(data["families"].items())) or "none"
+        parts = [f"<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'><title>nlpguard message report</title>"
+                 f"<style>{_STYLE} th{{cursor:pointer}} td.hit{{background:#ffe3e3}} input{{padding:4px;width:22em}}</style>"
+                 f"<script>{_SCRIPT}</script></head><body><h1>nlpguard message batch report</h1>",
+                 f"<p>{data['records']} records, {data['flagged']} flagged ({data['flagged_rate']:.2%} of scanned), "
+                 f"{data['errors']} with errors. Families: {families}. Click a column to sort; type to filter.</p>",
+                 "<p><input id='q' placeholder='filter senders, campaigns and messages' oninput='filterAll(this.value)'></p>",
+                 "<h2>Labels</h2><table><thead><tr><th onclick='sortBy(this)'>label</th><th>family</th>"
+                 "<th onclick='sortBy(this)'>severity</th><th onclick='sortBy(this)'>records</th>"
+                 "<th>share of scanned</th><th>legal grounds</th></tr></thead><tbody>", rows, "</tbody></table>"]
+        timeline = data["timeline"]
+        if timeline["periods"]:
+            periods = [(p["period"], p) for p in timeline["periods"]]
+            parts.append(f"<h2>Flagged per {e(timeline['unit'])} (UTC)</h2>{_bars(periods)}")
+            parts.append(self._groups(timeline["unit"], {p: counts for p, counts in periods}, len(periods), by_flagged=False))
+            if timeline["unreadable_timestamps"]:
+                parts.append(f"<p><small>{timeline['unreadable_timestamps']} unreadable timestamps not counted.</small></p>")
+        parts.append(self._groups("sender", data["by_sender"]))
+        parts.append(self._groups("campaign", data["by_campaign"]))
+        examples = self.summary.top_examples()
+        if examples:
+            parts.append(f"<h2>Flagged messages (top {len(examples)} by score)</h2>")
+        for record in examples:
+            meta = " · ".join(e(f"{k} {record[k]}") for k in ("sender", "campaign", "timestamp") if k in record)
+            tags = " ".join(f"<span class='{LABELS[l].severity if l in LABELS else ''}'>{e(l)} {record['scores'][l]:.3f}</span>"
+                            for l in record["labels"])
+            body = highlight(record["text"], record["evidence"]) if record.get("text") is not None else ""
+            grounds = sorted({ev["grounds"] for ev in record["evidence"] if ev.get("grounds")})
+            parts.append(f"<div class='rec' data-filter><b>{e(record['id'])}</b> — {tags}<br><small>{meta}</small>"
+                         f"<p>{body}</p><small>{e(' | '.join(grounds))}</small></div>")
         parts.append("</body></html>\n")
         self.stream.write("".join(parts))
         self.stream.flush()
@@ -164,7 +224,7 @@ class DocumentHtmlWriter:
         self.labels = labels
         self.documents: list[dict] = []
 
-    def write(self, record: dict) -> None:
+    def write(self, record: dict, source: InputRecord | None = None) -> None:
         """Keep the document's id, labels, evidence and error (not its text)."""
         self.documents.append({k: record[k] for k in ("id", "labels", "evidence", "error") if k in record})
 
