@@ -1,7 +1,6 @@
 """Message batch summary: JSON counts per label, family, sender, campaign and time, and the HTML report."""
 import csv
 import json
-import shutil
 import subprocess
 from collections import Counter
 from datetime import datetime, timezone
