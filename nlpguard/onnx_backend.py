@@ -98,6 +98,7 @@ def export_model(source: Path, output: Path, quantize: bool = False, parity_text
     batch, sequence = torch.export.Dim("batch"), torch.export.Dim("sequence")
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # the exporter's chatter
         warnings.simplefilter("ignore")
+        logging.getLogger("torch.onnx").setLevel(logging.ERROR)
         torch.onnx.export(model, (), str(output / ONNX_FILES["onnx"]), kwargs=dict(example), input_names=names,
                           output_names=["logits"], dynamic_shapes={k: {0: batch, 1: sequence} for k in names},
                           dynamo=True, external_data=False, verbose=False)

@@ -1,0 +1,228 @@
+"""Messages/s of four ways to score the same real SMS, side by side in one run, plus server latency.
+
+On the same N messages (default 20,000 real SMS from ../shared/corpora/nus_sms_zh;
+the authored messages, cycled, when the corpora are absent) and the same model
+(the packaged in-house BERT ``zh-bert-small``, exported to ONNX first):
+
+  (a) naive   ``transformers.pipeline("text-classification")``, one message per call
+  (b) torch   ``Guard.scan`` with the PyTorch backend (interface records with evidence)
+  (c) onnx    ``Guard.scan`` with the onnxruntime backend (fp32), and onnx-int8
+  (d) baseline ``Guard.scan`` with the embedded default TF-IDF model
+
+Each runs in its own process (so its peak resident memory is its own), after
+loading and a warm-up on 64 other messages; model loading is reported apart.
+Then it prints the ratios to (a), the ONNX parity figures against (b), the cost
+of normalisation and of jieba, and p50/p95 latency of single-message
+``POST /scan`` requests to ``nlpguard serve`` (transformer and baseline).
+
+Usage: python benchmarks/inference_backends.py [--messages 20000] [--requests 300] [--output results.json]
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = "zh-bert-small"
+WARM_UP = 64
+
+
+def source_texts(n: int) -> tuple[list[str], str]:
+    """``n + WARM_UP`` messages (the first WARM_UP for warming up) and where they come from."""
+    from nlpguard.corpora import corpora_dir, nus_sms
+
+    root = corpora_dir()
+    if root is not None:
+        texts, origin = [e.text for e in nus_sms(root)], "real SMS, nus_sms_zh"
+    else:
+        texts = [json.loads(line)["text"] for split in ("train", "dev", "test")
+                 for line in open(ROOT / "data" / "messages" / f"{split}.jsonl", encoding="utf-8")]
+        origin = "authored messages, cycled (reference corpora absent)"
+    return list(itertools.islice(itertools.cycle(texts), n + WARM_UP)), origin
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited from the forking parent)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def worker(approach: str, model_dir: str, texts_file: str, scores_file: str) -> None:
+    """Time one approach in this process; print one JSON line with its figures."""
+    texts = json.loads(Path(texts_file).read_text(encoding="utf-8"))
+    warm, texts = texts[:WARM_UP], texts[WARM_UP:]
+    started = time.perf_counter()
+    if approach == "naive":
+        import transformers
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(model_dir).float()  # fp16 on disk
+        tokenizer = transformers.AutoTokenizer.from_pretrained(model_dir)
+        pipe = transformers.pipeline("text-classification", model=model, tokenizer=tokenizer, device="cpu",
+                                     top_k=None, function_to_apply="sigmoid", truncation=True)
+        labels = [model.config.id2label[i] for i in range(model.config.num_labels)]
+        load = time.perf_counter() - started
+        for text in warm:
+            pipe(text)
+        started = time.perf_counter()
+        outputs = [pipe(text) for text in texts]
+        outputs = [out[0] if out and isinstance(out[0], list) else out for out in outputs]  # [[...]] in some versions
+        seconds = time.perf_counter() - started
+        scores = np.array([[{o["label"]: o["score"] for o in out}[label] for label in labels] for out in outputs])
+    else:
+        from nlpguard import Guard
+
+        backend = {"torch": "torch", "onnx": "onnx", "onnx-int8": "onnx-int8", "baseline": "auto"}[approach]
+        guard = Guard.load(None if approach == "baseline" else model_dir, backend=backend)
+        load = time.perf_counter() - started
+        guard.scan(warm, "messages", batch_size=256)
+        started = time.perf_counter()
+        records = guard.scan(texts, "messages", batch_size=256)
+        seconds = time.perf_counter() - started
+        scores = np.array([list(r["scores"].values()) for r in records])
+    np.save(scores_file, scores, allow_pickle=False)
+    peak = peak_rss_mib()
+    print(json.dumps({"approach": approach, "messages": len(texts), "seconds": seconds, "load_seconds": load,
+                      "peak_mib": peak}))
+
+
+def run_worker(approach: str, model_dir: Path, texts_file: Path, tmp: Path) -> dict:
+    """Run :func:`worker` in a child process and read its figures and scores."""
+    scores_file = tmp / f"{approach}.npy"
+    out = subprocess.run([sys.executable, __file__, "--worker", approach, str(model_dir), str(texts_file), str(scores_file)],
+                         capture_output=True, text=True, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    result["scores"] = np.load(scores_file, allow_pickle=False)
+    return result
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_latency(model: str | None, texts: list[str], requests: int) -> tuple[float, float]:
+    """p50 and p95 milliseconds of single-message ``POST /scan`` requests to a real ``nlpguard serve``."""
+    import httpx
+
+    port = free_port()
+    args = [sys.executable, "-m", "nlpguard.cli", "serve", "--port", str(port)] + (["--model", model] if model else [])
+    server = subprocess.Popen(args, stderr=subprocess.DEVNULL)
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            for _ in range(600):
+                try:
+                    if client.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            times = []
+            for i, text in enumerate(texts[:requests + 20]):
+                started = time.perf_counter()
+                response = client.post("/scan", json={"task": "messages", "records": [{"id": str(i), "text": text}]})
+                elapsed = (time.perf_counter() - started) * 1000
+                response.raise_for_status()
+                if i >= 20:  # the first requests warm up
+                    times.append(elapsed)
+    finally:
+        server.terminate()
+        server.wait()
+    quantiles = statistics.quantiles(times, n=100)
+    return quantiles[49], quantiles[94]
+
+
+def preprocessing_cost(texts: list[str]) -> tuple[float, float]:
+    """Microseconds per message of normalisation alone and of the baseline's jieba segmentation."""
+    import jieba
+
+    from nlpguard.normalize import normalize_text
+
+    jieba.setLogLevel(60)
+    jieba.initialize()
+    sample = texts[:5000]
+    started = time.perf_counter()
+    normalized = [normalize_text(t) for t in sample]
+    normalize_us = (time.perf_counter() - started) / len(sample) * 1e6
+    started = time.perf_counter()
+    for text in normalized:
+        jieba.lcut(text)
+    jieba_us = (time.perf_counter() - started) / len(sample) * 1e6
+    return normalize_us, jieba_us
+
+
+def main() -> None:
+    """Export the model, run every approach, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=20000)
+    parser.add_argument("--requests", type=int, default=300, help="single-message requests per server")
+    parser.add_argument("--output", help="also write the figures as JSON here")
+    args = parser.parse_args()
+
+    from nlpguard.modeldir import task_dir
+    from nlpguard.onnx_backend import export_onnx
+
+    texts, origin = source_texts(args.messages)
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        texts_file = tmp / "texts.json"
+        texts_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
+        model_dir = tmp / "model"
+        started = time.perf_counter()
+        export_onnx(task_dir(MODEL, "messages"), model_dir, quantize=True)
+        print(f"exported {MODEL}/messages to ONNX (fp32 + int8) in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+        for approach in ("naive", "torch", "onnx", "onnx-int8", "baseline"):
+            results[approach] = run_worker(approach, model_dir, texts_file, tmp)
+            print(f"{approach}: {results[approach]['messages'] / results[approach]['seconds']:.0f} msg/s", file=sys.stderr)
+        latency = {name: server_latency(model, texts[WARM_UP:], args.requests)
+                   for name, model in (("zh-bert-small (torch)", str(model_dir)), ("baseline", None))}
+    normalize_us, jieba_us = preprocessing_cost(texts)
+
+    naive_rate = results["naive"]["messages"] / results["naive"]["seconds"]
+    print(f"\n{args.messages} messages ({origin}); model {MODEL} for (a)-(c); {os.cpu_count()} CPUs; "
+          f"python {sys.version.split()[0]}")
+    print(f"{'approach':<34}{'msg/s':>9}{'vs (a)':>9}{'load s':>8}{'peak MiB':>10}")
+    names = {"naive": "(a) transformers.pipeline, 1 by 1", "torch": "(b) nlpguard torch", "onnx": "(c) nlpguard onnx",
+             "onnx-int8": "(c') nlpguard onnx-int8", "baseline": "(d) nlpguard baseline (default)"}
+    for approach, r in results.items():
+        rate = r["messages"] / r["seconds"]
+        print(f"{names[approach]:<34}{rate:>9.0f}{rate / naive_rate:>8.1f}x{r['load_seconds']:>8.1f}{r['peak_mib']:>10.0f}")
+    reference = results["torch"]["scores"]
+    print("\nparity against (b), all scores of every message:")
+    for approach in ("naive", "onnx", "onnx-int8"):
+        diff = float(np.abs(results[approach]["scores"] - reference).max())
+        print(f"  {approach:<10} max |score difference| {diff:.2e}")
+    print(f"\npreprocessing per message: normalisation {normalize_us:.0f} µs, jieba {jieba_us:.0f} µs")
+    print("server, single-message POST /scan on loopback:")
+    for name, (p50, p95) in latency.items():
+        print(f"  {name:<24} p50 {p50:.1f} ms  p95 {p95:.1f} ms")
+    if args.output:
+        figures = {k: {key: v for key, v in r.items() if key != "scores"} for k, r in results.items()}
+        Path(args.output).write_text(json.dumps({"results": figures, "latency_ms": latency, "origin": origin,
+                                                 "normalize_us": normalize_us, "jieba_us": jieba_us}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 6 and sys.argv[1] == "--worker":
+        worker(*sys.argv[2:])
+    else:
+        main()
+
