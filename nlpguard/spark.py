@@ -35,8 +35,8 @@ import functools
 import hashlib
 import sys
 import tempfile
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping
 
 import pandas as pd
 from pyspark import SparkFiles
