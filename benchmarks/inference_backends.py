@@ -91,9 +91,9 @@ def worker(approach: str, model_dir: str, texts_file: str, scores_file: str) -> 
         backend = {"torch": "torch", "onnx": "onnx", "onnx-int8": "onnx-int8", "baseline": "auto"}[approach]
         guard = Guard.load(None if approach == "baseline" else model_dir, backend=backend)
         load = time.perf_counter() - started
-        guard.scan(warm, "messages", batch_size=256)
+        guard.scan(warm, "messages")
         started = time.perf_counter()
-        records = guard.scan(texts, "messages", batch_size=256)
+        records = guard.scan(texts, "messages")
         seconds = time.perf_counter() - started
         scores = np.array([list(r["scores"].values()) for r in records])
     np.save(scores_file, scores, allow_pickle=False)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import NlpguardError
+from .guard import BATCH_SIZE
 from .inputs import LINE_FORMATS, InputRecord, check_encoding, check_input, expand_inputs, read_inputs
 from .modeldir import BACKENDS
 from .outputs import FORMATS, make_writer
@@ -256,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--output", help="output file (default: standard output)")
     scan.add_argument("--format", default="jsonl", choices=FORMATS)
     scan.add_argument("--threshold", action="append", default=[], metavar="LABEL=VALUE", help="override a label's threshold")
-    scan.add_argument("--batch-size", type=int, default=256)
+    scan.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="texts per model call (default %(default)s)")
     scan.add_argument("--input-format", choices=LINE_FORMATS, help="how to read the inputs (standard input defaults to jsonl)")
     scan.add_argument("--summary", metavar="FILE",
                       help="also write a JSON batch summary: counts per label, family, sender, campaign and hour, top flagged")
@@ -331,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024, help="larger requests get 413")
     serve.add_argument("--max-records", type=int, default=2000, help="records per request; more get 413")
     serve.add_argument("--timeout", type=float, default=30.0, help="seconds per request before 504")
-    serve.add_argument("--batch-size", type=int, default=256)
+    serve.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="texts per model call (default %(default)s)")
     serve.add_argument("--backend", choices=BACKENDS, default="auto", help="as for scan")
     serve.add_argument("--threads", type=int, help="as for scan")
     serve.set_defaults(func=cmd_serve)

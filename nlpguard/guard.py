@@ -16,6 +16,10 @@ from .modeldir import LoadedModel, bundle_tasks, load_model, resolve
 from .scoring import TextScores, evidence_for, score_texts
 from .taxonomy import check_task, families_of
 
+# Texts per model call. A transformer sorts the windows of one call by length before batching
+# them, so a larger pool means less padding: 1,024 messages scored ~1.8x faster than 256.
+BATCH_SIZE = 1024
+
 
 class Guard:
     """Scans collection messages and agreement clauses with one model per task.
@@ -88,11 +92,11 @@ class Guard:
         return thresholds
 
     @overload
-    def scan(self, texts: str, task: str, thresholds: dict[str, float] | None = None, batch_size: int = 64) -> dict: ...
+    def scan(self, texts: str, task: str, thresholds: dict[str, float] | None = None, batch_size: int = BATCH_SIZE) -> dict: ...
     @overload
-    def scan(self, texts: Iterable[str], task: str, thresholds: dict[str, float] | None = None, batch_size: int = 64) -> list[dict]: ...
+    def scan(self, texts: Iterable[str], task: str, thresholds: dict[str, float] | None = None, batch_size: int = BATCH_SIZE) -> list[dict]: ...
 
-    def scan(self, texts, task, thresholds=None, batch_size=64):
+    def scan(self, texts, task, thresholds=None, batch_size=BATCH_SIZE):
         """Scan one text (returns one record) or many (returns a list, in order).
 
         Each record has ``labels`` (at or above threshold), ``scores`` (every label
@@ -120,7 +124,7 @@ class Guard:
         return records
 
     def scan_records(self, records: list[InputRecord], task: str, thresholds: dict[str, float] | None = None,
-                     batch_size: int = 64) -> list[dict]:
+                     batch_size: int = BATCH_SIZE) -> list[dict]:
         """Interface records for input records, in order: ``{"id", labels, scores, families, evidence}``,
         or ``{"id", "error"}`` for a record that carries an error. One output per input, always."""
         results = iter(self.scan([r.text for r in records if r.error is None], task, thresholds, batch_size))

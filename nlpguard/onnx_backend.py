@@ -45,8 +45,8 @@ class OnnxScorer(WindowedScorer):
     """The windowed scorer with the network run by onnxruntime on the CPU."""
 
     def __init__(self, session, tokenizer, labels: list[str], max_length: int = DEFAULT_MAX_LENGTH,
-                 stride: int = DEFAULT_STRIDE, batch_size: int = 64):
-        super().__init__(tokenizer, labels, max_length, stride, batch_size)
+                 stride: int = DEFAULT_STRIDE):
+        super().__init__(tokenizer, labels, max_length, stride)
         self.session = session
         self.inputs = [i.name for i in session.get_inputs()]
 

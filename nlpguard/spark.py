@@ -18,7 +18,7 @@ not be scanned, 2 for a usage error, as ``nlpguard scan``)::
 
     spark-submit --master local[2] nlpguard/spark.py --input messages.parquet \\
         --output flagged.parquet --task messages [--model DIR] [--text-col text] \\
-        [--id-col id] [--threshold LABEL=VALUE ...] [--batch-size 256]
+        [--id-col id] [--threshold LABEL=VALUE ...] [--batch-size 256] [--backend onnx] [--threads 1]
 
 The driver loads the model once to check the task and thresholds, then
 broadcasts the files of its model directory (JSON and safetensors, no pickled
@@ -48,8 +48,9 @@ from pyspark.sql.types import StringType
 
 from nlpguard.cli import UsageError, parse_thresholds
 from nlpguard.errors import NlpguardError
-from nlpguard.guard import Guard
+from nlpguard.guard import BATCH_SIZE, Guard
 from nlpguard.inputs import InputRecord
+from nlpguard.modeldir import BACKENDS
 from nlpguard.taxonomy import TASKS
 
 OUTPUT_SCHEMA = (
@@ -61,14 +62,14 @@ OUTPUT_SCHEMA = (
 _GUARDS: dict[str, Guard] = {}  # per Python worker: the model loaded from each shipped directory, by content digest
 
 
-def _worker_guard(digest: str, files: Broadcast) -> Guard:
+def _worker_guard(digest: str, files: Broadcast, backend: str, threads: int) -> Guard:
     guard = _GUARDS.get(digest)
     if guard is None:
         directory = Path(tempfile.mkdtemp(prefix="nlpguard-model-", dir=SparkFiles.getRootDirectory()))
         for name, data in files.value.items():
             (directory / name).parent.mkdir(parents=True, exist_ok=True)
             (directory / name).write_bytes(data)
-        guard = _GUARDS[digest] = Guard.load(directory)
+        guard = _GUARDS[digest] = Guard.load(directory, backend=backend, threads=threads)
     return guard
 
 
@@ -78,8 +79,8 @@ def _column(values: pd.Series) -> list:
 
 
 def _scan_batches(batches: Iterator[pd.DataFrame], digest: str, files: Broadcast, task: str,
-                  thresholds: dict[str, float], batch_size: int) -> Iterator[pd.DataFrame]:
-    guard = _worker_guard(digest, files)
+                  thresholds: dict[str, float], batch_size: int, backend: str, threads: int) -> Iterator[pd.DataFrame]:
+    guard = _worker_guard(digest, files, backend, threads)
     for batch in batches:
         records = [InputRecord.from_mapping({"id": rid, "text": text}, "")
                    for rid, text in zip(_column(batch["id"]), _column(batch["text"]))]
@@ -89,7 +90,8 @@ def _scan_batches(batches: Iterator[pd.DataFrame], digest: str, files: Broadcast
 
 
 def scan_dataframe(df: DataFrame, task: str = "messages", model: str | Path | None = None, *, text_col: str = "text",
-                   id_col: str = "id", thresholds: dict[str, float] | None = None, batch_size: int = 256) -> DataFrame:
+                   id_col: str = "id", thresholds: dict[str, float] | None = None, batch_size: int = BATCH_SIZE,
+                   backend: str = "auto", threads: int = 1) -> DataFrame:
     """Scan every row of ``df``: one output row per input row, with the fields of ``nlpguard scan``'s records.
 
     The output has the columns of :data:`OUTPUT_SCHEMA`: ``id`` (the id column cast to
@@ -109,6 +111,9 @@ def scan_dataframe(df: DataFrame, task: str = "messages", model: str | Path | No
             ``df.withColumn("id", F.monotonically_increasing_id())``.
         thresholds: per-label overrides of the model's thresholds.
         batch_size: texts scored per model call.
+        backend: runtime of a transformer model on the executors (``torch``, ``onnx``, ``onnx-int8``, ``auto``).
+        threads: CPU threads per Python worker for a transformer model (default 1: Spark already
+            runs one task per core).
 
     Raises:
         ValueError: a missing or non-string column, an unknown task or threshold label, a bad batch size.
@@ -123,15 +128,15 @@ def scan_dataframe(df: DataFrame, task: str = "messages", model: str | Path | No
                          f"e.g. df.withColumn({id_col!r}, pyspark.sql.functions.monotonically_increasing_id())")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    guard = Guard.load(model)
+    guard = Guard.load(model, backend=backend)
     limits = guard.thresholds(task, thresholds)
     directory = guard.model(task).path
     files = {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"{backend}/{threads}".encode())
     for name, data in files.items():
         digest.update(name.encode("utf-8") + b"\0" + hashlib.sha256(data).digest())
     scan = functools.partial(_scan_batches, digest=digest.hexdigest(), files=df.sparkSession.sparkContext.broadcast(files),
-                             task=task, thresholds=limits, batch_size=batch_size)
+                             task=task, thresholds=limits, batch_size=batch_size, backend=backend, threads=threads)
     pairs = df.select(F.col(id_col).cast("string").alias("id"), F.col(text_col).alias("text"))
     return pairs.mapInPandas(scan, OUTPUT_SCHEMA)
 
@@ -163,14 +168,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--text-col", default="text")
     parser.add_argument("--id-col", default="id")
     parser.add_argument("--threshold", action="append", default=[], metavar="LABEL=VALUE", help="override a label's threshold")
-    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="texts per model call (default %(default)s)")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto", help="runtime of a transformer model")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads per Python worker (default 1)")
     args = parser.parse_args(argv)
     spark = None
     try:
         overrides = parse_thresholds(args.threshold)
         spark = SparkSession.builder.appName("nlpguard scan").getOrCreate()
         scanned = scan_dataframe(spark.read.parquet(args.input), args.task, args.model, text_col=args.text_col,
-                                 id_col=args.id_col, thresholds=overrides, batch_size=args.batch_size)
+                                 id_col=args.id_col, thresholds=overrides, batch_size=args.batch_size,
+                                 backend=args.backend, threads=args.threads)
         scanned.write.parquet(args.output)
         total, errors = spark.read.parquet(args.output).agg(F.count("*"), F.count("error")).first()
     except (UsageError, ValueError, NlpguardError, AnalysisException) as exc:

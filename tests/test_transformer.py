@@ -97,3 +97,14 @@ def test_packaged_in_house_bert_loads_by_name_for_both_tasks():
     assert record["scores"]["intimidation"] > record["scores"]["insult"]
     doc = guard.scan("第一条 本协议最终解释权归本公司所有。\n第二条 我们有权随时修改本协议。", task="clauses")
     assert len(doc["scores"]) == 6
+
+
+def test_token_batches_bound_padded_tokens_and_keep_every_window_once():
+    from nlpguard.transformer import token_batches
+
+    lengths = [3, 5, 5, 8, 30, 120, 300]  # ascending, as the scorer sorts them
+    order = [6, 2, 0, 4, 1, 3, 5]
+    batches = token_batches(lengths, order, max_tokens=64)
+    assert batches == [[6, 2, 0, 4], [1], [3], [5]]  # 4 x 8 tokens fit; 2 x 30 would, but 5 x 30 does not
+    assert token_batches(lengths, order, max_tokens=10_000) == [order]
+    assert token_batches([500], [0], max_tokens=64) == [[0]]  # a window longer than the budget still runs
