@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .errors import NlpguardError
-from .guard import BATCH_SIZE
+from .guard import BATCH_SIZE, Guard
 from .inputs import LINE_FORMATS, InputRecord, check_encoding, check_input, expand_inputs, read_inputs
 from .modeldir import BACKENDS
 from .outputs import FORMATS, make_writer
@@ -59,7 +59,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
     """Scan inputs and write one output record per input record."""
     from tqdm import tqdm
 
-    from .guard import Guard
     from .resume import complete_lines, skip_written
     from .summary import BatchSummary
 
@@ -156,7 +155,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a model on labelled files; print metrics, write errors."""
     from .data import read_examples
     from .evaluation import evaluate, perturbation_metrics, slice_metrics
-    from .guard import Guard
 
     guard = Guard.load(args.model)
     model = guard.model(args.task)
