@@ -12,8 +12,9 @@ the authored messages, cycled, when the corpora are absent) and the same model
 Each runs in its own process (so its peak resident memory is its own), after
 loading and a warm-up on 64 other messages; model loading is reported apart.
 Then it prints the ratios to (a), the ONNX parity figures against (b), the cost
-of normalisation and of jieba, and p50/p95 latency of single-message
-``POST /scan`` requests to ``nlpguard serve`` (transformer and baseline).
+of normalisation and of jieba, and for ``nlpguard serve`` (transformer and
+baseline) p50/p95 latency of single-message requests and messages/s with 8
+clients sending single messages at once.
 
 Usage: python benchmarks/inference_backends.py [--messages 20000] [--requests 300] [--output results.json]
 """
@@ -29,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -119,34 +121,47 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def server_latency(model: str | None, texts: list[str], requests: int) -> tuple[float, float]:
-    """p50 and p95 milliseconds of single-message ``POST /scan`` requests to a real ``nlpguard serve``."""
+def server_figures(model: str | None, texts: list[str], requests: int, clients: int = 8) -> dict:
+    """Against a real ``nlpguard serve``: p50/p95 milliseconds of single-message ``POST /scan``
+    requests sent one after another, then messages/s when ``clients`` threads send single-message
+    requests at once (the server joins waiting requests into one model call)."""
     import httpx
 
     port = free_port()
+    base = f"http://127.0.0.1:{port}"
     args = [sys.executable, "-m", "nlpguard.cli", "serve", "--port", str(port)] + (["--model", model] if model else [])
     server = subprocess.Popen(args, stderr=subprocess.DEVNULL)
+
+    def post(client: httpx.Client, i: int, text: str) -> float:
+        started = time.perf_counter()
+        client.post("/scan", json={"task": "messages", "records": [{"id": str(i), "text": text}]}).raise_for_status()
+        return (time.perf_counter() - started) * 1000
+
+    def client_thread(number: int) -> int:
+        with httpx.Client(base_url=base, timeout=60) as client:
+            share = texts[number::clients][:requests]
+            for i, text in enumerate(share):
+                post(client, i, text)
+        return len(share)
+
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        with httpx.Client(base_url=base, timeout=30) as client:
             for _ in range(600):
                 try:
                     if client.get("/health").status_code == 200:
                         break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            times = []
-            for i, text in enumerate(texts[:requests + 20]):
-                started = time.perf_counter()
-                response = client.post("/scan", json={"task": "messages", "records": [{"id": str(i), "text": text}]})
-                elapsed = (time.perf_counter() - started) * 1000
-                response.raise_for_status()
-                if i >= 20:  # the first requests warm up
-                    times.append(elapsed)
+            times = [post(client, i, text) for i, text in enumerate(texts[:requests + 20])][20:]  # 20 warm up
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=clients) as pool:
+            sent = sum(pool.map(client_thread, range(clients)))
+        rate = sent / (time.perf_counter() - started)
     finally:
         server.terminate()
         server.wait()
     quantiles = statistics.quantiles(times, n=100)
-    return quantiles[49], quantiles[94]
+    return {"p50_ms": quantiles[49], "p95_ms": quantiles[94], "concurrent_msg_per_s": rate, "clients": clients}
 
 
 def preprocessing_cost(texts: list[str]) -> tuple[float, float]:
@@ -192,7 +207,7 @@ def main() -> None:
         for approach in ("naive", "torch", "onnx", "onnx-int8", "baseline"):
             results[approach] = run_worker(approach, model_dir, texts_file, tmp)
             print(f"{approach}: {results[approach]['messages'] / results[approach]['seconds']:.0f} msg/s", file=sys.stderr)
-        latency = {name: server_latency(model, texts[WARM_UP:], args.requests)
+        servers = {name: server_figures(model, texts[WARM_UP:], args.requests)
                    for name, model in (("zh-bert-small (torch)", str(model_dir)), ("baseline", None))}
     normalize_us, jieba_us = preprocessing_cost(texts)
 
@@ -216,12 +231,13 @@ def main() -> None:
         note = "  (the naive loop skips nlpguard's normalisation)" if approach == "naive" else ""
         print(f"  {approach:<10} max |score difference| {diff:.2e}, labels agree {agree:.2%}{note}")
     print(f"\npreprocessing per message: normalisation {normalize_us:.0f} µs, jieba {jieba_us:.0f} µs")
-    print("server, single-message POST /scan on loopback:")
-    for name, (p50, p95) in latency.items():
-        print(f"  {name:<24} p50 {p50:.1f} ms  p95 {p95:.1f} ms")
+    print("server on loopback, single-message POST /scan: one client, then 8 clients at once:")
+    for name, figures in servers.items():
+        print(f"  {name:<24} p50 {figures['p50_ms']:.1f} ms  p95 {figures['p95_ms']:.1f} ms  "
+              f"{figures['clients']} clients {figures['concurrent_msg_per_s']:.0f} msg/s")
     if args.output:
         figures = {k: {key: v for key, v in r.items() if key != "scores"} for k, r in results.items()}
-        Path(args.output).write_text(json.dumps({"results": figures, "latency_ms": latency, "origin": origin,
+        Path(args.output).write_text(json.dumps({"results": figures, "server": servers, "origin": origin,
                                                  "normalize_us": normalize_us, "jieba_us": jieba_us}, indent=2) + "\n")
 
 

@@ -17,7 +17,9 @@ types, a task the model does not have, an unknown threshold label or a value out
 504 a scan that takes longer than ``timeout`` seconds (waiting for earlier scans included).
 
 Scans run one at a time in a worker thread, so concurrent requests queue instead of
-oversubscribing the CPU while ``/health`` stays responsive. Example::
+oversubscribing the CPU while ``/health`` stays responsive; requests that queue while a scan
+runs are joined into the next model call (same task and thresholds), so many clients sending
+a message each are scored in batches. Example::
 
     nlpguard serve --port 8000 &
     curl -s localhost:8000/scan -H 'Content-Type: application/json' \\
@@ -30,6 +32,7 @@ import json
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
 
@@ -178,6 +181,75 @@ def _model_name(guard: Guard) -> str:
     return path.name if path.parent == PACKAGED_MODELS else str(path)
 
 
+@dataclass
+class _Request:
+    records: list[InputRecord]
+    task: str
+    thresholds: dict[str, float]
+    answer: asyncio.Future
+
+
+class _Batcher:
+    """Joins requests that arrive while a scan runs into the next model call, one call at a time.
+
+    Each call takes every waiting request (up to ``batch_size`` records, more when one request
+    alone is larger) with the same task and thresholds; requests whose client already got a 504
+    are dropped before they run. An idle server scans a lone request at once, so batching adds
+    no latency; a busy one scores many small requests per call, as a batch scan does.
+    """
+
+    def __init__(self, guard: Guard, batch_size: int, scanner: ThreadPoolExecutor):
+        self.guard = guard
+        self.batch_size = batch_size
+        self.scanner = scanner
+        self.queue: asyncio.Queue[_Request] | None = None
+        self.worker: asyncio.Task | None = None
+
+    async def scan(self, records: list[InputRecord], task: str, thresholds: dict[str, float]) -> list[dict]:
+        """The output records of ``records``, scanned in the next model call that can take them."""
+        if self.worker is None:  # started in the serving event loop, on the first request
+            self.queue = asyncio.Queue()
+            self.worker = asyncio.create_task(self._run())
+        request = _Request(records, task, thresholds, asyncio.get_running_loop().create_future())
+        self.queue.put_nowait(request)
+        return await request.answer
+
+    def close(self) -> None:
+        """Stop taking requests (at server shutdown)."""
+        if self.worker is not None:
+            self.worker.cancel()
+
+    async def _run(self) -> None:
+        while True:
+            waiting = [await self.queue.get()]
+            size = len(waiting[0].records)
+            while size < self.batch_size and not self.queue.empty():
+                waiting.append(self.queue.get_nowait())
+                size += len(waiting[-1].records)
+            groups: dict[tuple, list[_Request]] = {}
+            for request in waiting:
+                if not request.answer.done():  # its client timed out while it waited
+                    groups.setdefault((request.task, tuple(sorted(request.thresholds.items()))), []).append(request)
+            for requests in groups.values():
+                await self._scan_group(requests)
+
+    async def _scan_group(self, requests: list[_Request]) -> None:
+        records = [record for request in requests for record in request.records]
+        work = partial(self.guard.scan_records, records, requests[0].task, requests[0].thresholds, self.batch_size)
+        try:
+            outputs = await asyncio.get_running_loop().run_in_executor(self.scanner, work)
+        except Exception as exc:  # noqa: BLE001 - handed to the requests, which answer 500
+            for request in requests:
+                if not request.answer.done():
+                    request.answer.set_exception(exc)
+            return
+        first = 0
+        for request in requests:
+            if not request.answer.done():
+                request.answer.set_result(outputs[first:first + len(request.records)])
+            first += len(request.records)
+
+
 def create_app(guard: Guard, *, max_body_bytes: int, max_records: int, timeout: float, batch_size: int) -> FastAPI:
     """The FastAPI application serving ``guard`` (see the module docstring for endpoints and limits).
 
@@ -189,10 +261,12 @@ def create_app(guard: Guard, *, max_body_bytes: int, max_records: int, timeout: 
         guard.scan(_WARM_UP[task], task)
     health = {"status": "ok", "model": _model_name(guard), "tasks": guard.tasks, "labels": labels, "version": __version__}
     scanner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlpguard-scan")
+    batcher = _Batcher(guard, batch_size, scanner)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
+        batcher.close()
         scanner.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="nlpguard", version=__version__, lifespan=lifespan, default_response_class=_JSONResponse,
@@ -222,9 +296,8 @@ def create_app(guard: Guard, *, max_body_bytes: int, max_records: int, timeout: 
         except ValueError as exc:
             raise HTTPException(422, f"thresholds: {exc}") from None
         records = [InputRecord.from_mapping(record, f"request:{n}") for n, record in enumerate(request.records, start=1)]
-        work = partial(guard.scan_records, records, request.task, thresholds, batch_size=batch_size)
         try:
-            outputs = await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(scanner, work), timeout)
+            outputs = await asyncio.wait_for(batcher.scan(records, request.task, thresholds), timeout)
         except asyncio.TimeoutError:
             raise HTTPException(504, f"scanning {len(records)} record(s) took longer than the {timeout:g} s limit "
                                      "(earlier requests included); send fewer records per request") from None

@@ -261,6 +261,36 @@ def test_slow_scan_is_504_while_health_answers(guard, monkeypatch):
     assert after.status_code == 200 and after.json()["records"] == reference(guard, body["records"])
 
 
+def test_requests_waiting_for_a_scan_share_the_next_model_call(guard, monkeypatch):
+    app = create_app(guard, max_body_bytes=MAX_BODY_BYTES, max_records=MAX_RECORDS, timeout=30.0, batch_size=64)
+    calls = []
+    scan_records = guard.scan_records
+
+    def counted_scan_records(records, task, thresholds, batch_size):
+        calls.append(len(records))
+        if len(calls) == 1:
+            time.sleep(0.3)  # the first scan runs while the other requests arrive
+        return scan_records(records, task, thresholds, batch_size)
+
+    monkeypatch.setattr(guard, "scan_records", counted_scan_records)
+    bodies = [{"task": "messages", "records": [{"id": f"r{i}", "text": MESSAGES[i % len(MESSAGES)]}],
+               **({"thresholds": {"insult": 0.0}} if i % 4 == 3 else {})} for i in range(12)]
+
+    async def main():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            first = asyncio.create_task(client.post("/scan", json=bodies[0]))
+            await asyncio.sleep(0.1)
+            return [await first] + list(await asyncio.gather(*(client.post("/scan", json=b) for b in bodies[1:])))
+
+    responses = asyncio.run(main())
+    assert [r.status_code for r in responses] == [200] * 12
+    for body, response in zip(bodies, responses):  # each request gets its own records, under its own thresholds
+        expected = scan_records([InputRecord.from_mapping(r, "") for r in body["records"]], "messages",
+                                guard.thresholds("messages", body.get("thresholds")))
+        assert response.json()["records"] == expected
+    assert calls[0] == 1 and sorted(calls[1:]) == [3, 8]  # 11 waiting requests: one call per threshold setting
+
+
 def test_concurrent_clients_get_exact_answers(server, guard):
     expected = {text: reference(guard, [{"text": text}])[0] for text in MESSAGES}
 
