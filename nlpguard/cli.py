@@ -59,7 +59,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     """Scan inputs and write one output record per input record."""
     from tqdm import tqdm
 
-    from .resume import complete_lines, skip_written
+    from .resume import skip_written
     from .summary import BatchSummary
 
     if args.batch_size < 1:
@@ -84,8 +84,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(f"--threshold: {exc}") from None
     records = _all_records(inputs, args.task, args.input_format, encoding)
-    done = complete_lines(Path(args.output)) if args.resume else 0
-    errors = skip_written(records, Path(args.output), done) if done else 0
+    done, errors = skip_written(records, Path(args.output)) if args.resume else (0, 0)
     labels = guard.labels(args.task)
     summary = BatchSummary(labels, args.task) if args.summary else None
     stream = open(args.output, "a" if args.resume else "w", encoding="utf-8", newline="") if args.output else sys.stdout

@@ -157,10 +157,14 @@ def _txt(stream: BinaryIO, name: str, encoding: str) -> Iterator[InputRecord]:
             yield InputRecord(f"{name}:{number}", line)
 
 
-def _csv(stream: BinaryIO, name: str, encoding: str) -> Iterator[InputRecord]:
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig" if encoding == "utf-8" else encoding,
+def _csv_text(stream: BinaryIO, encoding: str) -> io.TextIOWrapper:
+    """A CSV byte stream as text: a UTF-8 byte-order mark is skipped, undecodable bytes kept as surrogates."""
+    return io.TextIOWrapper(stream, encoding="utf-8-sig" if encoding == "utf-8" else encoding,
                             errors="surrogateescape", newline="")
-    reader = csv.DictReader(text)
+
+
+def _csv(stream: BinaryIO, name: str, encoding: str) -> Iterator[InputRecord]:
+    reader = csv.DictReader(_csv_text(stream, encoding))
     if reader.fieldnames is None or "text" not in reader.fieldnames:
         raise ValueError(f"{name}: CSV has no 'text' column (columns: {', '.join(reader.fieldnames or []) or 'none'})")
     for row in reader:
@@ -207,9 +211,7 @@ def check_input(path: str, task: str, declared: str | None = None, encoding: str
         raise FileNotFoundError(f"{path}: no such file")
     if kind == "csv":
         with open(path, "rb") as stream:
-            text = io.TextIOWrapper(stream, encoding="utf-8-sig" if encoding == "utf-8" else encoding,
-                                    errors="surrogateescape", newline="")
-            header = next(csv.reader(text), [])
+            header = next(csv.reader(_csv_text(stream, encoding)), [])
         if "text" not in header:
             raise ValueError(f"{path}: CSV has no 'text' column (columns: {', '.join(header) or 'none'})")
 

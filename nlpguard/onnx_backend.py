@@ -75,8 +75,9 @@ class OnnxScorer(WindowedScorer):
         return self.session.run(None, {name: batch[name] for name in self.inputs})[0]
 
 
-def export_model(source: Path, output: Path, quantize: bool = False, parity_texts: list[str] | None = None) -> dict:
-    """Export one transformer model directory to ``output`` (a copy plus ``model.onnx``).
+def export_model(source: Path, task: str, output: Path, quantize: bool = False,
+                 parity_texts: list[str] | None = None) -> dict:
+    """Export ``task``'s transformer model directory ``source`` to ``output`` (a copy plus ``model.onnx``).
 
     Returns the parity report (also written to ``output/onnx_parity.json``): the largest
     absolute score difference between PyTorch and onnxruntime per exported file, and the
@@ -86,7 +87,7 @@ def export_model(source: Path, output: Path, quantize: bool = False, parity_text
 
     from .modeldir import load_model
 
-    loaded = load_model(source, _task_of(source))
+    loaded = load_model(source, task)
     if not hasattr(loaded.scorer, "model"):
         raise ModelError(f"{source} is not a transformer model (architecture {loaded.spec.architecture}); "
                          "only transformer models export to ONNX")
@@ -120,12 +121,6 @@ def export_model(source: Path, output: Path, quantize: bool = False, parity_text
     return report
 
 
-def _task_of(directory: Path) -> str:
-    from .modeldir import read_spec
-
-    return read_spec(directory).task
-
-
 def export_onnx(model: str | Path, output: str | Path, quantize: bool = False,
                 parity_texts: dict[str, list[str]] | None = None) -> dict[str, dict]:
     """Export a model directory, packaged name or bundle to ``output``; returns the parity report per task.
@@ -141,5 +136,5 @@ def export_onnx(model: str | Path, output: str | Path, quantize: bool = False,
     for task in tasks:
         target = output if single else output / task
         target.mkdir(parents=True, exist_ok=True)
-        reports[task] = export_model(task_dir(model, task), target, quantize, (parity_texts or {}).get(task))
+        reports[task] = export_model(task_dir(model, task), task, target, quantize, (parity_texts or {}).get(task))
     return reports

@@ -20,47 +20,38 @@ class ResumeError(NlpguardError):
     """The output file cannot be continued with this input."""
 
 
-def complete_lines(path: Path) -> int:
-    """Cut a trailing partial line off ``path`` and return its number of complete lines (0 when absent)."""
+def skip_written(records: Iterator[InputRecord], path: Path) -> tuple[int, int]:
+    """Consume the input records ``path`` already holds, checking each complete line's id against the
+    input record of the same number, and cut off a trailing half-written line.
+
+    Returns ``(written, errors)``: how many records the file holds (0 when it does not exist)
+    and how many of them are error records (for the exit code).
+
+    Raises:
+        ResumeError: the output has more lines than the input has records, a line is not JSON,
+            or a line's id is not the id of the input record at its position.
+    """
     if not path.exists():
-        return 0
-    count = 0
-    keep = 0
+        return 0, 0
+    written = errors = complete = 0
     with open(path, "rb") as handle:
         for line in handle:
             if not line.endswith(b"\n"):
-                break
-            count += 1
-            keep += len(line)
-    if keep != path.stat().st_size:
-        with open(path, "r+b") as handle:
-            handle.truncate(keep)
-    return count
-
-
-def skip_written(records: Iterator[InputRecord], path: Path, done: int) -> int:
-    """Consume the first ``done`` input records, checking each against ``path``'s line of the same number.
-
-    Returns how many of those lines are error records (for the exit code).
-
-    Raises:
-        ResumeError: the output has more lines than the input has records, or a line's id is
-            not the id of the input record at its position.
-    """
-    errors = 0
-    with open(path, encoding="utf-8") as written:
-        for number, line in enumerate(written, start=1):
-            if number > done:
-                break
+                break  # half-written by the interrupted run
+            written += 1
             record = next(records, None)
             try:
                 output = json.loads(line)
             except json.JSONDecodeError:
-                raise ResumeError(f"{path}:{number} is not JSON: not an output of nlpguard scan --format jsonl") from None
+                raise ResumeError(f"{path}:{written} is not JSON: not an output of nlpguard scan --format jsonl") from None
             if record is None:
-                raise ResumeError(f"{path} has {done} records but the input has only {number - 1}: not the same input")
+                raise ResumeError(f"{path} holds more records than the input's {written - 1}: not the same input")
             if output.get("id") != record.id:
-                raise ResumeError(f"{path}:{number} has id {output.get('id')!r} but input record {number} is "
+                raise ResumeError(f"{path}:{written} has id {output.get('id')!r} but input record {written} is "
                                   f"{record.id!r}: not the same input, or not in the same order")
             errors += "error" in output
-    return errors
+            complete += len(line)
+    if complete != path.stat().st_size:
+        with open(path, "r+b") as handle:
+            handle.truncate(complete)
+    return written, errors
