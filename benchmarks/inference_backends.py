@@ -14,7 +14,7 @@ loading and a warm-up on 64 other messages; model loading is reported apart.
 Each approach scores the messages ``--repeats`` times and the fastest pass
 counts, which evens out the noise of a shared machine for all alike.
 Then it prints the ratios to (a), the ONNX parity figures against (b), the cost
-of normalisation and of jieba, and for ``nlpguard serve`` (transformer and
+of normalisation and of word segmentation, and for ``nlpguard serve`` (transformer and
 baseline) p50/p95 latency of single-message requests and messages/s with 8
 clients sending single messages at once.
 
@@ -170,22 +170,19 @@ def server_figures(model: str | None, texts: list[str], requests: int, clients: 
 
 
 def preprocessing_cost(texts: list[str]) -> tuple[float, float]:
-    """Microseconds per message of normalisation alone and of the baseline's jieba segmentation."""
-    import jieba
-
+    """Microseconds per message of normalisation alone and of the baseline's word segmentation (jieba-rs)."""
+    from nlpguard.baseline import segment
     from nlpguard.normalize import normalize_text
 
-    jieba.setLogLevel(60)
-    jieba.initialize()
     sample = texts[:5000]
     started = time.perf_counter()
     normalized = [normalize_text(t) for t in sample]
     normalize_us = (time.perf_counter() - started) / len(sample) * 1e6
     started = time.perf_counter()
     for text in normalized:
-        jieba.lcut(text)
-    jieba_us = (time.perf_counter() - started) / len(sample) * 1e6
-    return normalize_us, jieba_us
+        segment(text)
+    segment_us = (time.perf_counter() - started) / len(sample) * 1e6
+    return normalize_us, segment_us
 
 
 def main() -> None:
@@ -198,7 +195,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from nlpguard.modeldir import task_dir
-    from nlpguard.onnx_backend import export_onnx
+    from nlpguard.onnx_export import export_onnx
 
     texts, origin = source_texts(args.messages)
     results = {}
@@ -215,7 +212,7 @@ def main() -> None:
             print(f"{approach}: {results[approach]['messages'] / results[approach]['seconds']:.0f} msg/s", file=sys.stderr)
         servers = {name: server_figures(model, texts[WARM_UP:], args.requests)
                    for name, model in (("zh-bert-small (torch)", str(model_dir)), ("baseline", None))}
-    normalize_us, jieba_us = preprocessing_cost(texts)
+    normalize_us, segment_us = preprocessing_cost(texts)
 
     naive_rate = results["naive"]["messages"] / results["naive"]["seconds"]
     print(f"\n{args.messages} messages ({origin}); model {MODEL} for (a)-(c); {os.cpu_count()} CPUs; "
@@ -236,7 +233,7 @@ def main() -> None:
         agree = float(((scores >= limits) == (reference >= limits)).all(axis=1).mean())
         note = "  (the naive loop skips nlpguard's normalisation)" if approach == "naive" else ""
         print(f"  {approach:<10} max |score difference| {diff:.2e}, labels agree {agree:.2%}{note}")
-    print(f"\npreprocessing per message: normalisation {normalize_us:.0f} µs, jieba {jieba_us:.0f} µs")
+    print(f"\npreprocessing per message: normalisation {normalize_us:.0f} µs, word segmentation {segment_us:.0f} µs")
     print("server on loopback, single-message POST /scan: one client, then 8 clients at once:")
     for name, figures in servers.items():
         print(f"  {name:<24} p50 {figures['p50_ms']:.1f} ms  p95 {figures['p95_ms']:.1f} ms  "
@@ -244,7 +241,7 @@ def main() -> None:
     if args.output:
         figures = {k: {key: v for key, v in r.items() if key != "scores"} for k, r in results.items()}
         Path(args.output).write_text(json.dumps({"results": figures, "server": servers, "origin": origin,
-                                                 "normalize_us": normalize_us, "jieba_us": jieba_us}, indent=2) + "\n")
+                                                 "normalize_us": normalize_us, "segment_us": segment_us}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 
-import jieba
 import numpy as np
+import rjieba
 from safetensors.numpy import load_file, save_file
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
 
 from .normalize import normalize_text
 
@@ -22,30 +25,49 @@ ARCHITECTURE = "nlpguard.TfidfLogReg.v1"
 WEIGHTS_FILE = "baseline.safetensors"
 VOCAB_FILE = "baseline_vocab.json"
 
-# Domain words jieba should keep whole, so that e.g. 通讯录 is one word feature.
+# Domain words the segmenter should keep whole, so that e.g. 通讯录 is one word feature.
 DOMAIN_WORDS = (
     "通讯录", "爆通讯录", "通话记录", "紧急联系人", "老赖", "不要脸", "上门", "曝光", "朋友圈",
     "坐牢", "立案", "拘留", "逮捕", "征信", "罚息", "视为同意", "不可撤销", "最终解释权",
     "包括但不限于", "不承担任何责任", "概不负责", "单方", "催收", "逾期", "法务部",
 )
+DOMAIN_WORD_FREQ = 20000
+# jieba-rs keeps "9am-5pm", "t_t", "www.x.com" whole where jieba splits them into its own
+# Latin pieces (jieba's finalseg pattern: letters/digits, an optional decimal part and %).
+_LATIN_PIECES = re.compile(r"[a-zA-Z0-9]+(?:\.\d+)?%?|.", re.S)
 
 
 @functools.lru_cache(maxsize=1)
-def _tokenizer() -> jieba.Tokenizer:
-    jieba.setLogLevel(60)
-    tokenizer = jieba.Tokenizer()
+def _segmenter() -> rjieba.Jieba:
+    segmenter = rjieba.Jieba()
     for word in DOMAIN_WORDS:
-        tokenizer.add_word(word, freq=20000)
-    return tokenizer
+        segmenter.add_word(word, DOMAIN_WORD_FREQ, None)
+    return segmenter
+
+
+def segment(text: str) -> list[str]:
+    """Words of ``text`` as jieba (default dictionary, HMM, plus :data:`DOMAIN_WORDS`) cuts them.
+
+    Runs jieba-rs (``rjieba``, compiled) and splits Latin tokens at inner punctuation as
+    jieba does, so the words are identical to jieba's (checked on 20,000 real SMS by the
+    tests) at about a fifteenth of the time.
+    """
+    words = []
+    for word in _segmenter().cut(text):
+        if len(word) > 1 and word.isascii() and not word.isalnum() and any(c.isalnum() for c in word):
+            words.extend(_LATIN_PIECES.findall(word))
+        else:
+            words.append(word)
+    return words
 
 
 def analyze(text: str, char_ngrams: tuple[int, int] = (1, 3)) -> list[str]:
-    """Features of one text: its jieba words (``w:``), word bigrams (``b:``) and char n-grams (``c:``).
+    """Features of one text: its words (``w:``), word bigrams (``b:``) and char n-grams (``c:``).
 
     The text is normalised first (see :mod:`nlpguard.normalize`).
     """
     norm = normalize_text(text)
-    words = [w for w in _tokenizer().lcut(norm) if w.strip()]
+    words = [w for w in segment(norm) if w.strip()]
     features = [f"w:{w}" for w in words]
     features += [f"b:{a}|{b}" for a, b in zip(words, words[1:])]
     compact = norm.replace(" ", "")
@@ -102,11 +124,35 @@ class TfidfLogReg:
             intercept[k] = model.intercept_[0]
         return cls(labels, vectorizer, coef, intercept, char_ngrams)
 
+    def transform(self, texts: list[str]) -> sparse.csr_matrix:
+        """The fitted vectoriser's TF-IDF rows of ``texts`` (same values as its ``transform``).
+
+        Features are counted for the whole batch at once in scipy instead of one dictionary
+        update per feature; sublinear TF, IDF and L2 norm are applied as scikit-learn's
+        ``TfidfTransformer`` applies them, in the same order and precision.
+        """
+        column_of = self.vectorizer.vocabulary_.get
+        columns: list[int] = []
+        lengths = []
+        for text in texts:
+            found = [c for c in map(column_of, analyze(text, self.char_ngrams)) if c is not None]
+            columns.extend(found)
+            lengths.append(len(found))
+        rows = np.repeat(np.arange(len(texts)), lengths)
+        counts = sparse.csr_matrix((np.ones(len(columns), dtype=np.float32), (rows, np.array(columns, dtype=np.int64))),
+                                   shape=(len(texts), len(self.vectorizer.vocabulary_)), dtype=np.float32)
+        counts.sum_duplicates()
+        counts.sort_indices()
+        np.log(counts.data, counts.data)
+        counts.data += 1.0
+        counts.data *= self.vectorizer.idf_[counts.indices]
+        return normalize(counts, norm="l2", copy=False)
+
     def predict(self, texts: list[str]) -> np.ndarray:
         """Return sigmoid scores of shape (len(texts), len(labels))."""
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        logits = self.vectorizer.transform(texts) @ self.coef.T + self.intercept
+        logits = self.transform(texts) @ self.coef.T + self.intercept
         return (1.0 / (1.0 + np.exp(-np.asarray(logits)))).astype(np.float32)
 
     def save(self, directory: str | Path) -> None:

@@ -13,6 +13,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from .baseline import ARCHITECTURE as BASELINE_ARCHITECTURE
 from .errors import NlpguardError
 from .guard import BATCH_SIZE, Guard
 from .inputs import LINE_FORMATS, InputRecord, check_encoding, check_input, expand_inputs, read_inputs
@@ -35,13 +36,25 @@ def parse_thresholds(items: list[str]) -> dict[str, float]:
     thresholds = {}
     for item in items:
         label, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--threshold expects LABEL=VALUE, got {item!r} "
+                             "(put the inputs before --threshold, or end its values with --)")
         try:
             thresholds[label.strip()] = float(value)
         except ValueError:
             raise UsageError(f"--threshold expects LABEL=VALUE with a number, got {item!r}") from None
-        if not sep or not label.strip():
+        if not label.strip():
             raise UsageError(f"--threshold expects LABEL=VALUE, got {item!r}")
     return thresholds
+
+
+def _workers(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or auto, got {value!r}") from None
 
 
 def _batches(records: Iterable[InputRecord], size: int) -> Iterator[list[InputRecord]]:
@@ -59,6 +72,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     """Scan inputs and write one output record per input record."""
     from tqdm import tqdm
 
+    from .parallel import default_workers, scan_batches
     from .resume import skip_written
     from .summary import BatchSummary
 
@@ -66,6 +80,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise UsageError("--batch-size must be at least 1")
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be at least 1")
+    if args.workers != "auto" and args.workers < 1:
+        raise UsageError("--workers must be at least 1 (or auto)")
     if args.resume and (not args.output or args.format != "jsonl"):
         raise UsageError("--resume needs --output FILE and --format jsonl")
     if args.resume and args.summary:
@@ -83,17 +99,23 @@ def cmd_scan(args: argparse.Namespace) -> int:
         thresholds = guard.thresholds(args.task, overrides)
     except ValueError as exc:
         raise UsageError(f"--threshold: {exc}") from None
+    workers = default_workers(guard, args.task) if args.workers == "auto" else args.workers
+    if workers > 1 and guard.model(args.task).spec.architecture != BASELINE_ARCHITECTURE:
+        raise UsageError("--workers is for the baseline model; a transformer uses every CPU already (see --threads)")
     records = _all_records(inputs, args.task, args.input_format, encoding)
     done, errors = skip_written(records, Path(args.output)) if args.resume else (0, 0)
     labels = guard.labels(args.task)
     summary = BatchSummary(labels, args.task) if args.summary else None
     stream = open(args.output, "a" if args.resume else "w", encoding="utf-8", newline="") if args.output else sys.stdout
     writer = make_writer(args.format, stream, labels, args.task)
+    tqdm.monitor_interval = 0  # no monitor thread: worker processes fork from a single-threaded parent
     progress = tqdm(unit=" records", file=sys.stderr, disable=None if args.progress == "auto" else args.progress == "off",
                     desc="nlpguard scan", mininterval=1.0, initial=done)
+    scanned = scan_batches(guard, _batches(records, args.batch_size), args.task, thresholds, args.batch_size, workers,
+                           args.model, args.backend)
     try:
-        for batch in _batches(records, args.batch_size):
-            for record, output in zip(batch, guard.scan_records(batch, args.task, thresholds, batch_size=args.batch_size)):
+        for batch, outputs in scanned:
+            for record, output in zip(batch, outputs):
                 errors += "error" in output
                 writer.write(output, record)
                 if summary:
@@ -208,7 +230,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_export_onnx(args: argparse.Namespace) -> int:
     """Export a transformer model (or bundle) to ONNX and print the parity check."""
     from .modeldir import bundle_tasks
-    from .onnx_backend import export_onnx
+    from .onnx_export import export_onnx
 
     parity = {}
     for task in bundle_tasks(args.model):
@@ -253,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--model", help="model directory or packaged model name (default: the embedded default)")
     scan.add_argument("--output", help="output file (default: standard output)")
     scan.add_argument("--format", default="jsonl", choices=FORMATS)
-    scan.add_argument("--threshold", action="append", default=[], metavar="LABEL=VALUE", help="override a label's threshold")
+    scan.add_argument("--threshold", action="extend", nargs="+", default=[], metavar="LABEL=VALUE",
+                      help="override labels' thresholds: one or more LABEL=VALUE after one flag, or the flag repeated")
     scan.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="texts per model call (default %(default)s)")
     scan.add_argument("--input-format", choices=LINE_FORMATS, help="how to read the inputs (standard input defaults to jsonl)")
     scan.add_argument("--summary", metavar="FILE",
@@ -265,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--backend", choices=BACKENDS, default="auto",
                       help="runtime of a transformer model: torch, onnx or onnx-int8 (after export-onnx); auto: torch if installed")
     scan.add_argument("--threads", type=int, help="CPU threads for a transformer model (default: all CPUs this process may use)")
+    scan.add_argument("--workers", type=_workers, default="auto", metavar="N",
+                      help="processes scoring batches in parallel with the baseline model, output in input order "
+                           "(default auto: one per CPU when the input holds more than one batch; 1: in-process)")
     scan.add_argument("--progress", choices=("auto", "on", "off"), default="auto", help="progress bar on stderr (auto: when a terminal)")
     scan.set_defaults(func=cmd_scan)
 
@@ -295,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--loss", choices=("bce", "focal"))
     train.add_argument("--patience", type=int, help="epochs without dev improvement before stopping")
     train.add_argument("--augment", type=float, help="share of training texts that get a disguised copy (0-1)")
+    train.add_argument("--dedupe", action="store_true", default=None,
+                       help="drop repeated texts (first kept; one text with two label sets stays an error)")
     train.add_argument("--seed", type=int)
     train.set_defaults(func=cmd_train)
 
@@ -308,7 +336,8 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--task", required=True, choices=TASKS)
     evaluate.add_argument("--data", required=True, nargs="+", help="labelled JSONL file(s)")
     evaluate.add_argument("--model", help="model directory or packaged name (default: embedded default)")
-    evaluate.add_argument("--threshold", action="append", default=[], metavar="LABEL=VALUE")
+    evaluate.add_argument("--threshold", action="extend", nargs="+", default=[], metavar="LABEL=VALUE",
+                          help="override labels' thresholds, as for scan")
     evaluate.add_argument("--output", help="write the metrics as JSON here")
     evaluate.add_argument("--errors", help="write misclassified records (JSONL) here")
     evaluate.add_argument("--slices", action="store_true",
@@ -345,8 +374,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args = build_parser().parse_args(argv)
+        try:
+            args = build_parser().parse_args(argv)
+        except UsageError as exc:
+            if "required: INPUT" in str(exc) and "--threshold" in argv:  # the inputs were read as thresholds
+                raise UsageError(f"{exc} (put the inputs before --threshold, or end its values with --)") from None
+            raise
         return args.func(args)
     except (UsageError, NlpguardError) as exc:
         print(f"nlpguard: error: {exc}", file=sys.stderr)

@@ -53,7 +53,7 @@ def infer_task(labels: set[str]) -> str | None:
     return None
 
 
-def _parse(path: Path, allowed: set[str] | None) -> tuple[list[Example], list[str]]:
+def _parse(path: Path, allowed: set[str] | None, allow_duplicates: bool = False) -> tuple[list[Example], list[str]]:
     examples: list[Example] = []
     problems: list[str] = []
     seen_ids: dict[str, int] = {}
@@ -86,12 +86,25 @@ def _parse(path: Path, allowed: set[str] | None) -> tuple[list[Example], list[st
             if rid in seen_ids:
                 problems.append(f"{where}: duplicate id {rid!r} (first on line {seen_ids[rid]})")
             seen_ids.setdefault(rid, number)
-            if text in seen_texts:
+            if text in seen_texts and not allow_duplicates:
                 problems.append(f"{where}: duplicate text (first on line {seen_texts[text]})")
             seen_texts.setdefault(text, number)
             extra = {k: v for k, v in record.items() if k not in ("id", "text", "labels", "group", "source", "tags")}
             examples.append(Example(rid, text, labels, str(record.get("group") or ""), str(record.get("source") or ""),
                                     list(record.get("tags") or []), extra))
+    return examples, problems
+
+
+def _checked(path: Path, task: str | None, extra_labels: list[str] | None,
+             allow_duplicates: bool = False) -> tuple[list[Example], list[str]]:
+    if not path.is_file():
+        return [], [f"{path}: no such file"]
+    allowed = set(task_labels(task)) | set(extra_labels or []) if task else None
+    examples, problems = _parse(path, allowed, allow_duplicates)
+    if task is None and not problems:
+        used = {l for e in examples for l in e.labels}
+        if used and infer_task(used) is None:
+            problems.append(f"{path}: labels of more than one task {sorted(used)}")
     return examples, problems
 
 
@@ -101,26 +114,49 @@ def validate_file(path: str | Path, task: str | None = None, extra_labels: list[
     With ``task`` the labels must belong to that task (plus ``extra_labels``);
     without it, to the taxonomy, and all to one task.
     """
-    path = Path(path)
-    if not path.is_file():
-        return [f"{path}: no such file"]
-    allowed = set(task_labels(task)) | set(extra_labels or []) if task else None
-    examples, problems = _parse(path, allowed)
-    if task is None and not problems:
-        used = {l for e in examples for l in e.labels}
-        if used and infer_task(used) is None:
-            problems.append(f"{path}: labels of more than one task {sorted(used)}")
-    return problems
+    return _checked(Path(path), task, extra_labels)[1]
 
 
-def read_examples(path: str | Path, task: str | None = None, extra_labels: list[str] | None = None) -> list[Example]:
-    """Read a valid data file; raise DataError listing the first problems otherwise."""
-    problems = validate_file(path, task, extra_labels)
-    if problems:
-        more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        raise DataError("; ".join(problems[:10]) + more)
-    allowed = set(task_labels(task)) | set(extra_labels or []) if task else None
-    return _parse(Path(path), allowed)[0]
+def _raise_problems(problems: list[str]) -> None:
+    if not problems:
+        return
+    more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
+    hint = ("; to drop repeated texts (first kept) train with --dedupe or \"dedupe\": true in the config"
+            if any("duplicate text" in p for p in problems) else "")
+    raise DataError("; ".join(problems[:10]) + more + hint)
+
+
+def read_examples(path: str | Path, task: str | None = None, extra_labels: list[str] | None = None,
+                  allow_duplicates: bool = False) -> list[Example]:
+    """Read a valid data file; raise DataError listing the first problems otherwise.
+
+    With ``allow_duplicates`` a repeated text is not a problem (see :func:`drop_duplicates`).
+    """
+    examples, problems = _checked(Path(path), task, extra_labels, allow_duplicates)
+    _raise_problems(problems)
+    return examples
+
+
+def drop_duplicates(examples: list[Example], source: str = "") -> tuple[list[Example], int]:
+    """Keep the first record of each text; return the kept records and how many were dropped.
+
+    Raises:
+        DataError: one text carries different label sets in two records (both named).
+    """
+    first: dict[str, Example] = {}
+    kept, conflicts = [], []
+    for example in examples:
+        seen = first.get(example.text)
+        if seen is None:
+            first[example.text] = example
+            kept.append(example)
+        elif sorted(seen.labels) != sorted(example.labels):
+            conflicts.append(f"{source}: records {seen.id!r} and {example.id!r} have the same text but different "
+                             f"labels {sorted(seen.labels)} vs {sorted(example.labels)}")
+    if conflicts:
+        more = f" (and {len(conflicts) - 10} more)" if len(conflicts) > 10 else ""
+        raise DataError("; ".join(conflicts[:10]) + more)
+    return kept, len(examples) - len(kept)
 
 
 def write_examples(path: str | Path, examples: list[Example]) -> None:
@@ -159,17 +195,18 @@ def _label_list(value: object, where: str) -> list[str]:
 
 
 def read_any(source: str | Path, task: str, labels: list[str], text_column: str = "text",
-             label_column: str = "labels", group_column: str = "group") -> list[Example]:
+             label_column: str = "labels", group_column: str = "group", allow_duplicates: bool = False) -> list[Example]:
     """Read a researcher's labelled corpus into examples.
 
     ``source`` is a ``.jsonl`` or ``.csv`` file, a folder written by ``datasets``'
     ``save_to_disk``, or ``hf:NAME[:SPLIT]`` for ``datasets.load_dataset``. Text and
     labels come from the named columns; labels may be lists or ``;``-separated strings.
-    Every label must be in ``labels``; the file is validated like ``data validate``.
+    Every label must be in ``labels``; the file is validated like ``data validate``. A repeated
+    text is an error unless ``allow_duplicates`` (then :func:`drop_duplicates` is the caller's).
     """
     source = str(source)
     if source.endswith(".jsonl") and text_column == "text" and label_column == "labels":
-        return read_examples(source, task, [l for l in labels])
+        return read_examples(source, task, list(labels), allow_duplicates)
     rows: list[dict]
     if source.endswith(".jsonl"):
         rows = [json.loads(line) for line in open(source, encoding="utf-8") if line.strip()]
@@ -200,11 +237,10 @@ def read_any(source: str | Path, task: str, labels: list[str], text_column: str 
         unknown = [l for l in found if l not in labels]
         if unknown:
             problems.append(f"{where}: unknown label(s) {unknown}")
-        if text in seen:
+        if text in seen and not allow_duplicates:
             problems.append(f"{where}: duplicate text")
         seen.add(text)
         rid = str(row.get("id") or number)
         examples.append(Example(rid, text, found, group=str(row.get(group_column) or "")))
-    if problems:
-        raise DataError("; ".join(problems[:10]) + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""))
+    _raise_problems(problems)
     return examples

@@ -78,6 +78,11 @@ def _pattern() -> re.Pattern:
     return re.compile(_trie_regex(trie, "", 0))
 
 
+def has_disguise(text: str) -> bool:
+    """True when normalised ``text`` contains a form that :func:`recover` may replace."""
+    return _pattern().search(text) is not None
+
+
 def recover(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
     """Replace disguised forms in ``(char, original offset)`` pairs by their plain term."""
     text = "".join(c for c, _ in pairs)

@@ -97,7 +97,8 @@ def read_document(path: str | Path) -> str:
     """The text of one document, chosen by file suffix.
 
     Raises:
-        DocumentError: unreadable, undecodable, unsupported or empty document.
+        DocumentError: unreadable, undecodable, unsupported or empty document, or any
+            failure of the reader for its type (named with its cause).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -108,7 +109,12 @@ def read_document(path: str | Path) -> str:
     except OSError as exc:
         raise DocumentError(f"cannot read file ({exc.strerror})") from exc
     readers = {".html": _html, ".htm": _html, ".pdf": _pdf, ".docx": _docx}
-    text = readers.get(suffix, decode_bytes)(data)
+    try:
+        text = readers.get(suffix, decode_bytes)(data)
+    except DocumentError:
+        raise
+    except Exception as exc:  # a reader's own failure is this document's error, not the batch's
+        raise DocumentError(f"cannot read {suffix.lstrip('.').upper()} ({type(exc).__name__}: {exc})") from exc
     if not text.strip():
         raise DocumentError("document has no text")
     return text

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+import orjson
+
 from .documents import DOCUMENT_SUFFIXES, DocumentError, read_document
 
 LINE_FORMATS = ("jsonl", "csv", "txt")
@@ -128,9 +130,12 @@ def parse_jsonl_line(raw: bytes, first: bool = False, encoding: str = "utf-8") -
     if not line.strip():
         return None, None
     try:
-        record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        return None, f"invalid JSON: {exc.msg} (column {exc.colno})"
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError:  # stricter than json (NaN, huge ints, lone surrogates): let json decide
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            return None, f"invalid JSON: {exc.msg} (column {exc.colno})"
     if not isinstance(record, dict):
         return None, f"expected a JSON object, got {type(record).__name__}"
     return record, None

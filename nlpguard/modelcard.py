@@ -46,7 +46,9 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
         lines.append(f"| `{label}` | {severity} | {spec.thresholds[label]} | {spec.label_descriptions.get(label, '')} |")
     counts = metrics.get("counts", {})
     lines += ["", "## Training data", "",
-              f"- Data: `{config['data']}` — train {counts.get('train')}, dev {counts.get('dev')}, test {counts.get('test')} texts.",
+              f"- Data: `{config['data']}` — train {counts.get('train')}, dev {counts.get('dev')}, test {counts.get('test')} texts"
+              + (f"; {counts['duplicates_dropped']} repeated texts dropped (dedupe, first kept)." if "duplicates_dropped" in counts
+                 else "."),
               f"- Reference corpora (read from `../shared/corpora` when present): train {counts.get('real_train', 0)}, "
               f"dev {counts.get('real_dev', 0)}, test {counts.get('real_test', 0)} texts "
               + ("(real SMS and spam as compliant messages)." if spec.task == "messages" else "(hand-labelled real policy clauses)."),

@@ -23,12 +23,13 @@ Steps, in order (version ``NORMALIZER_VERSION``):
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 from dataclasses import dataclass
 
 import opencc
 
-from .disguise import recover
+from .disguise import has_disguise, recover
 
 NORMALIZER_VERSION = "norm-2"
 
@@ -126,8 +127,54 @@ def _fix_spacing(pairs: list[tuple[str, int]]) -> list[tuple[str, int]]:
     return out
 
 
+# The fast path: texts made only of characters that steps 1, 2 and 4 map to exactly one
+# non-space character (CJK ideographs, visible ASCII, common CJK and full-width punctuation),
+# plus single spaces that step 5 keeps, have a one-to-one offset map, so they skip the
+# per-character pipeline.
+_FAST_CANDIDATES = (range(0x21, 0x7F), range(0x3001, 0x3040), range(0xFF01, 0xFF5F), range(0x2010, 0x2028),
+                    (0x00B7, 0x00D7))
+_CJK_RANGE = "\u4e00-\u9fff"
+# Where step 5 would change the text: fillers between CJK characters, and any space that is
+# not a single one between two characters that are neither fillers nor both CJK.
+_SPACING_CHANGES = re.compile(r"[\u4e00-\u9fff\u3400-\u4dbf][*·.\-_~|/\\]{1,2}[\u4e00-\u9fff\u3400-\u4dbf]"
+                              r"|^ | $|  |[*·.\-_~|/\\] | [*·.\-_~|/\\]"
+                              r"|[\u4e00-\u9fff\u3400-\u4dbf] [\u4e00-\u9fff\u3400-\u4dbf]")
+
+
+@functools.lru_cache(maxsize=1)
+def _fast_path() -> tuple[re.Pattern, dict[int, str]]:
+    """A pattern finding characters outside the fast path, and the translation of those inside it."""
+    table, allowed = {}, [" "]
+    for code in (c for block in _FAST_CANDIDATES for c in block):
+        out = _fold_case(_drop_invisible(_nfkc(chr(code))))
+        if len(out) != 1 or out[0][0].isspace():
+            continue
+        allowed.append(chr(code))
+        if out[0][0] != chr(code):
+            table[code] = out[0][0]
+    return re.compile("[^" + _CJK_RANGE + re.escape("".join(allowed)) + "]"), table
+
+
+def _normalize_fast(text: str) -> NormalizedText | None:
+    """The fast path's result, or None when ``text`` needs the full pipeline."""
+    outside, table = _fast_path()
+    if not text or outside.search(text):
+        return None
+    mapped = text.translate(table)
+    simplified = _t2s().convert(mapped)
+    if len(simplified) != len(mapped) or _SPACING_CHANGES.search(simplified):
+        return None
+    if not has_disguise(simplified):
+        return NormalizedText(simplified, tuple(range(len(text))), text)
+    pairs = recover(list(zip(simplified, range(len(text)))))
+    return NormalizedText("".join(c for c, _ in pairs), tuple(i for _, i in pairs), text)
+
+
 def normalize(text: str) -> NormalizedText:
     """Normalise ``text`` and keep the offset map to the original.
+
+    Texts of CJK ideographs, visible ASCII and common punctuation without whitespace take a
+    fast path with the same result (tested against the full pipeline on real SMS).
 
     >>> n = normalize("爆光 通 訊 錄")
     >>> n.text
@@ -135,6 +182,11 @@ def normalize(text: str) -> NormalizedText:
     >>> n.to_original(3, 6)
     (3, 8)
     """
+    return _normalize_fast(text) or _normalize_full(text)
+
+
+def _normalize_full(text: str) -> NormalizedText:
+    """Every step, character by character (the reference the fast path must equal)."""
     pairs = _nfkc(text)
     pairs = _drop_invisible(pairs)
     pairs = _to_simplified(pairs)

@@ -20,7 +20,7 @@ import numpy as np
 from . import baseline
 from .augment import disguise_example
 from .corpora import corpora_dir, message_negatives, real_clause_split, real_clauses
-from .data import Example, group_split, read_any
+from .data import SPLITS, Example, drop_duplicates, group_split, read_any
 from .errors import ModelError
 from .evaluation import document_metrics, evaluate, gold_matrix, predict_scores
 from .metrics import label_metrics, tune_thresholds
@@ -56,6 +56,8 @@ class TrainConfig:
             transformer fine-tuning settings (``loss``: ``bce`` with pos_weight, or ``focal``).
         augment: share of training texts (positives and compliant alike) that also get a
             disguised copy (homophones, pinyin, spacing, traditional script …; see nlpguard.augment).
+        dedupe: drop repeated texts within each data file (first kept; one text with two label
+            sets is still an error naming both records); without it a repeated text is an error.
         seed: seed of splits, sampling and training.
     """
 
@@ -87,6 +89,7 @@ class TrainConfig:
     loss: str = "bce"
     patience: int = 2
     augment: float = 0.0
+    dedupe: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -136,14 +139,24 @@ class TrainConfig:
         return cls(**data)
 
 
-def load_splits(config: TrainConfig) -> dict[str, list[Example]]:
-    """Train/dev/test examples: the folder's split files, or a group-aware split of one corpus."""
+def load_splits(config: TrainConfig) -> tuple[dict[str, list[Example]], int]:
+    """Train/dev/test examples (the folder's split files, or a group-aware split of one corpus)
+    and how many repeated texts ``config.dedupe`` dropped from the files read."""
+    dropped = 0
+
+    def read(source) -> list[Example]:
+        nonlocal dropped
+        examples = read_any(source, config.task, config.label_ids, config.text_column, config.label_column,
+                            allow_duplicates=config.dedupe)
+        if config.dedupe:
+            examples, count = drop_duplicates(examples, str(source))
+            dropped += count
+        return examples
+
     path = Path(config.data)
     if path.is_dir() and (path / "train.jsonl").is_file():
-        return {split: read_any(path / f"{split}.jsonl", config.task, config.label_ids, config.text_column,
-                                config.label_column) for split in ("train", "dev", "test")}
-    return group_split(read_any(config.data, config.task, config.label_ids, config.text_column, config.label_column),
-                       seed=config.seed)
+        return {split: read(path / f"{split}.jsonl") for split in SPLITS}, dropped
+    return group_split(read(config.data), seed=config.seed), dropped
 
 
 def reference_data(config: TrainConfig, log) -> dict[str, list[Example]]:
@@ -210,7 +223,9 @@ def train(config: TrainConfig, log=print) -> dict:
 
     started = time.time()
     labels = config.label_ids
-    splits = load_splits(config)
+    splits, dropped = load_splits(config)
+    if config.dedupe:
+        log(f"dedupe: dropped {dropped} repeated text(s), first kept")
     real = reference_data(config, log)
     if config.augment:
         rng = random.Random(config.seed)
@@ -232,7 +247,8 @@ def train(config: TrainConfig, log=print) -> dict:
     metrics = _calibrate(config, model, splits, real, log)
     metrics["history"] = history
     metrics["train_seconds"] = round(time.time() - started, 1)
-    metrics["counts"] = {split: len(v) for split, v in splits.items()} | {f"real_{s}": len(v) for s, v in real.items()}
+    metrics["counts"] = ({split: len(v) for split, v in splits.items()} | {f"real_{s}": len(v) for s, v in real.items()}
+                         | ({"duplicates_dropped": dropped} if config.dedupe else {}))
 
     output = Path(config.output)
     output.mkdir(parents=True, exist_ok=True)
@@ -289,7 +305,7 @@ def recalibrate(directory: str | Path, aggregation: str | None = None, target_pr
     model = load_model(directory, config.task)
     if config.task == "messages":
         model.spec.aggregation = config.aggregation
-    metrics = _calibrate(config, model, load_splits(config), reference_data(config, log), log)
+    metrics = _calibrate(config, model, load_splits(config)[0], reference_data(config, log), log)
     metrics |= {k: previous[k] for k in ("history", "train_seconds", "counts") if k in previous}
     hf_config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
     write_config(directory, model.spec, extra=hf_config)

@@ -143,3 +143,39 @@ def test_evaluate_slices_reports_perturbations(tmp_path, capsys):
     for family in ("homophone", "pinyin", "spaced", "traditional", "fullwidth", "zero_width"):
         assert family in out
     assert "obfuscated" in out and "hard_negative" in out
+
+
+def test_threshold_takes_several_values_after_one_flag_or_repeated_flags(tmp_path, capsys):
+    source = write_jsonl(tmp_path / "m.jsonl", [{"id": i, "text": t} for i, t in enumerate(MESSAGES)])
+    assert main(["scan", str(source), "--task", "messages", "--threshold", "insult=0", "privacy_disclosure=0"]) == 0
+    one_flag = lines(capsys.readouterr().out)
+    assert main(["scan", str(source), "--task", "messages", "--threshold", "insult=0",
+                 "--threshold", "privacy_disclosure=0"]) == 0
+    assert lines(capsys.readouterr().out) == one_flag
+    assert all({"insult", "privacy_disclosure"} <= set(r["labels"]) for r in one_flag)
+    code, out, err = run(["scan", "--task", "messages", "--threshold", "insult=0.5", str(source)])
+    assert code == 2 and "put the inputs before --threshold" in err
+
+
+def test_train_dedupe_drops_repeated_texts_and_reports_conflicts(tmp_path, capsys):
+    from .conftest import TINY_MESSAGES
+
+    rows = [(t, ";".join(l)) for t, l in TINY_MESSAGES] * 3  # every text three times, same labels
+    corpus = tmp_path / "corpus.csv"
+    with open(corpus, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["content", "tags"])
+        writer.writerows(rows)
+    base = ["train", "--task", "messages", "--data", str(corpus), "--text-column", "content", "--label-column", "tags",
+            "--extra-negatives", "none", "--min-df", "1", "--output", str(tmp_path / "m")]
+    code, _, err = run(base)
+    assert code == 2 and "duplicate text" in err and "--dedupe" in err
+    assert main(base + ["--dedupe"]) == 0
+    assert "dedupe: dropped 20 repeated text(s)" in capsys.readouterr().err
+    card = (tmp_path / "m" / "README.md").read_text(encoding="utf-8")
+    assert "20 repeated texts dropped" in card
+    assert json.loads((tmp_path / "m" / "metrics.json").read_text())["counts"]["duplicates_dropped"] == 20
+    with open(corpus, "a", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerow([TINY_MESSAGES[0][0], "insult"])  # the same text, other labels
+    code, _, err = run(base + ["--dedupe"])
+    assert code == 2 and "records '1' and '31' have the same text but different labels" in err

@@ -10,7 +10,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 from nlpguard import Guard  # noqa: E402
-from nlpguard.onnx_backend import export_onnx  # noqa: E402
+from nlpguard.onnx_export import export_onnx  # noqa: E402
 
 from .conftest import REPO, TINY_MESSAGES  # noqa: E402
 

@@ -1,0 +1,118 @@
+"""Every supported document format through the installed ``nlpguard`` command (README command 1).
+
+One folder holds a policy in each format — .txt in UTF-8, GB18030 and UTF-16, .md, .html with
+navigation and footer, .pdf, .docx — plus a corrupt PDF, a non-zip .docx and a binary file named
+.txt. Each readable document yields clauses; each unreadable one yields an error record naming
+the file; the batch goes on and exits 1, with no traceback.
+"""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLAUSES = [
+    "第一条 您注册或使用本应用即视为同意本政策全部条款。",
+    "第二条 我们有权随时单方修改本协议，修改后的协议一经公布即生效，无需另行通知。",
+    "第三条 为了向您提供借款服务，我们需要收集您的姓名和身份证号码，用于身份核验。",
+    "第四条 您逾期未还款的，您授权我们联系您通讯录中的联系人告知您的欠款情况。",
+]
+NAV = "首页 | 产品中心 | 关于我们 | 联系客服"
+FOOTER = "版权所有 © 2026 某某科技有限公司 京ICP备00000000号"
+
+
+def nlpguard_command() -> str:
+    """The console script installed beside this interpreter (as README command 1 installs it)."""
+    script = Path(sys.executable).with_name("nlpguard")
+    found = str(script) if script.is_file() else shutil.which("nlpguard")
+    if not found:
+        pytest.skip("the nlpguard console script is not installed in this environment")
+    return found
+
+
+def write_pdf(path: Path) -> None:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+    from reportlab.pdfgen import canvas
+
+    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
+    page = canvas.Canvas(str(path))
+    page.setFont("STSong-Light", 11)
+    for k, clause in enumerate(CLAUSES):
+        page.drawString(40, 800 - 20 * k, clause)
+    page.save()
+
+
+def write_docx(path: Path) -> None:
+    import docx
+
+    document = docx.Document()
+    document.add_heading("借款服务隐私政策", level=1)
+    for clause in CLAUSES:
+        document.add_paragraph(clause)
+    document.save(str(path))
+
+
+HTML = f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>隐私政策</title></head><body>
+<nav><a href="/">{NAV}</a></nav>
+<article><h1>借款服务隐私政策</h1>{''.join(f'<p>{c}</p>' for c in CLAUSES)}</article>
+<footer>{FOOTER}</footer></body></html>"""
+
+
+@pytest.fixture
+def policies(tmp_path):
+    root = tmp_path / "policies"
+    root.mkdir()
+    text = "借款服务隐私政策\n" + "\n".join(CLAUSES) + "\n"
+    (root / "utf8.txt").write_text(text, encoding="utf-8")
+    (root / "gb18030.txt").write_bytes(text.encode("gb18030"))
+    (root / "utf16.txt").write_bytes(text.encode("utf-16"))
+    (root / "policy.md").write_text("# 借款服务隐私政策\n\n" + "\n\n".join(f"- {c}" for c in CLAUSES) + "\n", encoding="utf-8")
+    (root / "policy.html").write_text(HTML, encoding="utf-8")
+    write_pdf(root / "policy.pdf")
+    write_docx(root / "policy.docx")
+    (root / "corrupt.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\nendobj\n" + bytes(range(256)))
+    (root / "notzip.docx").write_bytes(b"this is plain text, not a zip archive")
+    (root / "binary.txt").write_bytes(bytes(range(256)) * 40)
+    return root
+
+
+def test_every_format_yields_clauses_and_unreadable_files_error_records(policies, tmp_path):
+    output = tmp_path / "out.jsonl"
+    proc = subprocess.run([nlpguard_command(), "scan", str(policies), "--task", "clauses", "--output", str(output),
+                           "--progress", "off"], capture_output=True, text=True)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    records = {r["id"]: r for r in map(json.loads, output.read_text(encoding="utf-8").splitlines())}
+    readable = ["utf8.txt", "gb18030.txt", "utf16.txt", "policy.md", "policy.html", "policy.pdf", "policy.docx"]
+    assert set(records) == set(readable) | {"corrupt.pdf", "notzip.docx", "binary.txt"}
+    for name in readable:
+        record = records[name]
+        assert "error" not in record, (name, record)
+        found = {e["text"] for e in record["evidence"]}
+        # The bundled-consent and unilateral clauses are found in every format, with their own text.
+        assert any("视为同意本政策全部条款" in t for t in found), (name, found)
+        assert {"bundled_consent", "unilateral_terms"} <= set(record["labels"]), (name, record["labels"])
+        assert all(NAV not in t and FOOTER not in t for t in found), name
+    for name, cause in (("corrupt.pdf", "PDF"), ("notzip.docx", "DOCX"), ("binary.txt", "")):
+        record = records[name]
+        assert set(record) == {"id", "error"}, record
+        assert name in record["error"] and cause in record["error"]
+
+
+def test_a_failing_reader_is_one_documents_error_not_the_batchs(policies, tmp_path, monkeypatch):
+    """Any exception inside a reader (e.g. a missing HTML-cleaning module) names the file and its cause."""
+    from nlpguard import documents
+    from nlpguard.inputs import read_inputs
+
+    def broken(data: bytes) -> str:
+        raise ImportError("lxml.html.clean module is now a separate project lxml_html_clean")
+
+    monkeypatch.setattr(documents, "_html", broken)
+    (record,) = read_inputs(str(policies / "policy.html"), "clauses")
+    assert record.text is None
+    assert "policy.html" in record.error and "ImportError" in record.error and "lxml_html_clean" in record.error
+    (fine,) = read_inputs(str(policies / "policy.md"), "clauses")
+    assert fine.error is None and "视为同意" in fine.text
