@@ -192,6 +192,23 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
               f"{m['tp']:>6}{m['fp']:>6}{m['fn']:>6}")
     print(f"macro-F1 {metrics['macro_f1']:.4f}  micro-F1 {metrics['micro_f1']:.4f}  n={metrics['n']}  "
           f"any-label FP rate on compliant {metrics['any_label_false_positive_rate']:.4f}")
+    writers = sorted({str(e.extra["writer"]) for e in examples if e.extra.get("writer")})
+    if writers:
+        metrics["writers"] = {}
+        print(f"\n{'writer (same-writer figures: the model may have trained on them)':<66}{'n':>6}{'macro-F1':>10}")
+        for writer in writers:
+            block = evaluate(model, [e for e in examples if e.extra.get("writer") == writer], thresholds)[0]
+            metrics["writers"][writer] = block["macro_f1"]
+            print(f"{writer:<66}{block['n']:>6}{block['macro_f1']:>10.4f}")
+    held = _training_metrics(guard, args.task).get("writer_held_out")
+    if held:
+        print(f"\nwriter-held-out, from training ({len(held['folds'])} folds of whole writers, each scored by a model "
+              f"that never saw them): macro-F1 {held['macro_f1']:.4f}  micro-F1 {held['micro_f1']:.4f}  n={held['n']}")
+        for label, m in held["labels"].items():
+            print(f"  {label:<20}P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}")
+        real = held["real_negatives_false_positive_rate"]
+        print(f"  any-label FP rate on held-out compliant {held['any_label_false_positive_rate']:.4f}"
+              + (f", on real negatives {real:.4f}" if real is not None else ""))
     if args.slices:
         metrics["slices"] = slice_metrics(model, examples)
         metrics["perturbations"] = perturbation_metrics(model, examples)
@@ -211,6 +228,17 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
                 handle.write(json.dumps(error, ensure_ascii=False) + "\n")
         print(f"{len(errors)} misclassified records written to {args.errors}")
     return 0
+
+
+def _training_metrics(guard: Guard, task: str) -> dict:
+    """The model directory's ``metrics.json`` (written by training), or {} when it has none."""
+    from .modeldir import task_dir
+
+    path = task_dir(guard.path, task) / "metrics.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -321,6 +349,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--loss", choices=("bce", "focal"))
     train.add_argument("--patience", type=int, help="epochs without dev improvement before stopping")
     train.add_argument("--augment", type=float, help="share of training texts that get a disguised copy (0-1)")
+    train.add_argument("--writer-folds", type=int,
+                       help="k >= 2: evaluate with whole writers held out (records' 'writer' field) in k folds and "
+                            "tune thresholds on the held-out scores")
+    train.add_argument("--max-real-fp", type=float,
+                       help="with --writer-folds: cap each label's false-positive rate on real-negative dev texts")
     train.add_argument("--dedupe", action="store_true", default=None,
                        help="drop repeated texts (first kept; one text with two label sets stays an error)")
     train.add_argument("--seed", type=int)

@@ -67,3 +67,21 @@ def tune_thresholds(gold: np.ndarray, scores: np.ndarray, labels: list[str], tar
             best = int(reaching[0]) if len(reaching) else len(cuts) - 1
         thresholds[label] = round(float(cuts[best]), 4)
     return thresholds
+
+
+def cap_false_positives(thresholds: dict[str, float], negative_scores: np.ndarray, labels: list[str],
+                        max_rate: float) -> dict[str, float]:
+    """Raise each label's threshold until at most ``max_rate`` of known negatives reach it.
+
+    ``negative_scores`` (n, n_labels) are scores of texts that carry no label (e.g. real SMS);
+    a threshold already meeting the rate is kept.
+    """
+    capped = dict(thresholds)
+    if len(negative_scores) == 0:
+        return capped
+    allowed = int(np.floor(max_rate * len(negative_scores)))
+    for k, label in enumerate(labels):
+        column = np.sort(negative_scores[:, k])[::-1]
+        if (column >= capped[label]).sum() > allowed:
+            capped[label] = round(float(np.nextafter(column[allowed], np.inf)) + 1e-4, 4)
+    return capped

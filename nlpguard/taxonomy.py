@@ -116,3 +116,19 @@ def families_of(labels: list[str]) -> list[str]:
         if family not in seen:
             seen.append(family)
     return seen
+
+
+# Sub-types of the messages corpus annotation (corpus v2, ``subtypes`` field): which label each
+# refines, or None for the kinds of compliant text. Writer-held-out reports give recall per
+# positive sub-type and the flagged share per compliant one.
+MESSAGE_SUBTYPES: dict[str, str | None] = {
+    "explicit_threat": "intimidation", "veiled_threat": "intimidation", "stalking": "intimidation",
+    "family_threat": "intimidation", "visit_pressure": "intimidation", "false_legal": "intimidation",
+    "impersonation": "intimidation", "fake_blacklist": "intimidation",
+    "to_contacts": "privacy_disclosure", "to_relatives": "privacy_disclosure", "to_employer": "privacy_disclosure",
+    "to_school": "privacy_disclosure", "group_chat": "privacy_disclosure", "public_post": "privacy_disclosure",
+    "wanted_poster": "privacy_disclosure", "third_party_reveal": "privacy_disclosure",
+    "degrading": "insult", "sexual": "insult", "dialect_insult": "insult", "disguised_insult": "insult",
+    "lawful_reminder": None, "angry_lawful": None, "banter": None, "complaint": None, "news_reported": None,
+    "customer_service": None, "neutral_contact": None, "spam_marketing": None,
+}

@@ -20,6 +20,7 @@ import numpy as np
 from . import baseline
 from .augment import disguise_example
 from .corpora import corpora_dir, message_negatives, real_clause_split, real_clauses
+from .crossval import cross_validate, fold_thresholds_for_final, held_out_metrics, writer_folds, writer_of
 from .data import SPLITS, Example, drop_duplicates, group_split, read_any
 from .errors import ModelError
 from .evaluation import document_metrics, evaluate, gold_matrix, predict_scores
@@ -58,6 +59,15 @@ class TrainConfig:
             disguised copy (homophones, pinyin, spacing, traditional script …; see nlpguard.augment).
         dedupe: drop repeated texts within each data file (first kept; one text with two label
             sets is still an error naming both records); without it a repeated text is an error.
+        writer_folds: 0, or k >= 2 for writer-held-out evaluation and calibration: the writers of
+            the data (records' ``writer`` field) are dealt into k folds; one model per fold trains on
+            the other writers and scores the fold (:mod:`nlpguard.crossval`). The final model's
+            thresholds are then tuned on those held-out scores (test-split texts left out) plus real
+            negatives and the never-held-out writers' dev texts, never on same-writer dev.
+        max_real_fp: with ``writer_folds``: raise a label's threshold until at most this share of the
+            real-negative dev texts (real SMS, spam) reach it (e.g. 0.001).
+        never_held_out: writer prefixes that always stay in training (corpus v1, whose writers each
+            wrote one label, is "v1-…": reported separately as a writer-confounded set).
         seed: seed of splits, sampling and training.
     """
 
@@ -90,6 +100,9 @@ class TrainConfig:
     patience: int = 2
     augment: float = 0.0
     dedupe: bool = False
+    writer_folds: int = 0
+    max_real_fp: float | None = None
+    never_held_out: list[str] = field(default_factory=lambda: ["v1-"])
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -108,6 +121,10 @@ class TrainConfig:
             raise ValueError(f"extra label(s) {undescribed} need a description in label_descriptions")
         if self.target_precision is not None and not 0 < self.target_precision <= 1:
             raise ValueError("target_precision must be in (0, 1]")
+        if self.writer_folds == 1 or self.writer_folds < 0:
+            raise ValueError("writer_folds must be 0 (off) or at least 2")
+        if self.max_real_fp is not None and not 0 <= self.max_real_fp < 1:
+            raise ValueError("max_real_fp must be in [0, 1)")
         if not 0 <= self.augment <= 1:
             raise ValueError("augment must be between 0 and 1")
         if self.loss not in ("bce", "focal"):
@@ -258,19 +275,63 @@ def train(config: TrainConfig, log=print) -> dict:
     return metrics
 
 
+def _writer_held_out(config: TrainConfig, model: LoadedModel, splits: dict[str, list[Example]],
+                     real: dict[str, list[Example]], log) -> tuple[dict[str, float], dict]:
+    """Writer-held-out figures (one model per writer fold) and the final model's thresholds tuned on them."""
+    labels = model.spec.labels
+    for split in SPLITS:
+        for example in splits[split]:
+            example.extra["split"] = split
+    examples = [e for split in SPLITS for e in splits[split]]
+    folds = writer_folds(examples, config.writer_folds, tuple(config.never_held_out))
+    real_weight = config.real_negative_weight if config.task == "messages" else 1.0
+
+    def fit(train: list[Example], dev: list[Example]):
+        weights = np.array([1.0] * len(train) + [real_weight] * len(real["train"]))
+        return _fit(config, model.spec, train + real["train"], weights, dev + real["dev"], lambda line: None)[0]
+
+    def predict(scorer, texts: list[str]) -> np.ndarray:
+        return predict_scores(LoadedModel(model.spec, scorer, model.path), texts)
+
+    results = cross_validate(examples, real["dev"], folds, fit, predict, log)
+    held_out = held_out_metrics(results, labels, config.target_precision, config.max_real_fp)
+    log(f"writer-held-out macro-F1 {held_out['macro_f1']} over {len(folds)} folds")
+    confounded = [e for e in splits["dev"] if writer_of(e).startswith(tuple(config.never_held_out)) or not writer_of(e)]
+    real_scores = predict_scores(model, [e.text for e in real["dev"]])
+    thresholds = fold_thresholds_for_final(
+        results, labels, gold_matrix(confounded + real["dev"], labels),
+        np.vstack([predict_scores(model, [e.text for e in confounded]), real_scores]), real_scores,
+        config.target_precision, config.max_real_fp)
+    return thresholds, held_out
+
+
 def _calibrate(config: TrainConfig, model: LoadedModel, splits: dict[str, list[Example]],
                real: dict[str, list[Example]], log) -> dict:
-    """Tune ``model``'s thresholds on dev (authored + reference) and measure dev, test and the real test sets."""
+    """Tune ``model``'s thresholds — on writer-held-out scores when ``config.writer_folds``, else on dev
+    (authored + reference) — and measure dev, test (per writer group too) and the real test sets."""
     labels = model.spec.labels
-    dev_set = splits["dev"] + real["dev"]
-    dev_scores = predict_scores(model, [e.text for e in dev_set])
-    model.spec.thresholds = tune_thresholds(gold_matrix(dev_set, labels), dev_scores, labels, config.target_precision)
-    log(f"thresholds tuned on {len(dev_set)} dev texts: {model.spec.thresholds}")
+    held_out = None
+    if config.writer_folds:
+        model.spec.thresholds, held_out = _writer_held_out(config, model, splits, real, log)
+        log(f"thresholds tuned on held-out writers and real negatives: {model.spec.thresholds}")
+    else:
+        dev_set = splits["dev"] + real["dev"]
+        dev_scores = predict_scores(model, [e.text for e in dev_set])
+        model.spec.thresholds = tune_thresholds(gold_matrix(dev_set, labels), dev_scores, labels, config.target_precision)
+        log(f"thresholds tuned on {len(dev_set)} dev texts: {model.spec.thresholds}")
     metrics = {"dev": evaluate(model, splits["dev"])[0], "test": evaluate(model, splits["test"])[0]}
+    if held_out is not None:
+        metrics["writer_held_out"] = held_out
+        prefixes = tuple(config.never_held_out)
+        groups = {"independent_writers": [e for e in splits["test"] if not writer_of(e).startswith(prefixes)],
+                  "writer_confounded": [e for e in splits["test"] if writer_of(e).startswith(prefixes)]}
+        metrics["test_by_corpus"] = {name: evaluate(model, group)[0] for name, group in groups.items() if group}
     if real["test"] and config.task == "messages":
         real_metrics, _ = evaluate(model, real["test"])
         metrics["real_negatives_test"] = {"n": real_metrics["n"],
-                                          "false_positive_rate": real_metrics["any_label_false_positive_rate"]}
+                                          "false_positive_rate": real_metrics["any_label_false_positive_rate"],
+                                          "per_label": {l: round(v["fp"] / max(1, real_metrics["n"]), 4)
+                                                        for l, v in real_metrics["labels"].items()}}
     elif real["test"]:
         metrics["real_clauses_test"] = evaluate(model, real["test"])[0]
         metrics["real_documents_test"] = document_metrics(model, real["test"])

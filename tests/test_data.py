@@ -4,6 +4,7 @@ import pytest
 
 from nlpguard.data import Example, group_split, read_examples, validate_file
 from nlpguard.errors import DataError
+from nlpguard.normalize import normalize_text
 from nlpguard.taxonomy import task_labels
 
 from .conftest import REPO, write_jsonl
@@ -49,7 +50,7 @@ def test_group_split_never_separates_a_group():
     assert group_split(examples, seed=3) == splits  # reproducible
 
 
-@pytest.mark.parametrize("task, minimum_total, minimum_per_label", [("messages", 3000, 600), ("clauses", 2000, 150)])
+@pytest.mark.parametrize("task, minimum_total, minimum_per_label", [("messages", 11000, 2000), ("clauses", 2000, 150)])
 def test_shipped_corpus_is_valid_and_large_enough(task, minimum_total, minimum_per_label):
     examples = {split: read_examples(REPO / "data" / task / f"{split}.jsonl", task) for split in ("train", "dev", "test")}
     everything = [e for subset in examples.values() for e in subset]
@@ -62,3 +63,29 @@ def test_shipped_corpus_is_valid_and_large_enough(task, minimum_total, minimum_p
     assert not groups["train"] & groups["test"] and not groups["train"] & groups["dev"] and not groups["dev"] & groups["test"]
     texts = [e.text for e in everything]
     assert len(texts) == len(set(texts))
+
+
+@pytest.mark.parametrize("task", ["messages", "clauses"])
+def test_identical_normalised_texts_carry_identical_labels(task):
+    labels_of: dict[str, set] = {}
+    for split in ("train", "dev", "test"):
+        for example in read_examples(REPO / "data" / task / f"{split}.jsonl", task):
+            key = normalize_text(example.text)
+            assert labels_of.setdefault(key, set(example.labels)) == set(example.labels), example.id
+
+
+def test_messages_v2_every_writer_writes_every_label_and_dev_test_hold_source_texts_only():
+    examples = {split: read_examples(REPO / "data" / "messages" / f"{split}.jsonl", "messages")
+                for split in ("train", "dev", "test")}
+    v2 = [e for subset in examples.values() for e in subset
+          if not e.extra.get("writer", "").startswith("v1-") and "variant_of" not in e.extra]
+    writers = {e.extra["writer"] for e in v2}
+    assert len(writers) >= 10
+    for writer in writers:
+        mine = [e for e in v2 if e.extra["writer"] == writer]
+        for label in task_labels("messages"):
+            assert sum(label in e.labels for e in mine) >= 50, (writer, label)
+        assert sum(not e.labels for e in mine) >= 0.35 * len(mine), writer
+    assert len(v2) >= 8000
+    assert sum(len(e.text) <= 25 for e in v2) >= 0.2 * len(v2)
+    assert all(e.source.startswith("authored") for split in ("dev", "test") for e in examples[split])

@@ -2,15 +2,22 @@
 
 Steps (all seeded, so the output is reproducible):
 
-1. Read every authored file of the task; drop texts whose normalised form repeats.
-2. Assign each authored text (its own ``group``) to train/dev/test by a stable hash.
-3. Inside each split only, derive variants that keep the source's group:
-   - messages: *mixed notices* — a long compliant notice with one short violating
-     message inserted at a sentence boundary (labels of the inserted message);
-   - disguised variants of some positives and hard negatives, by one perturbation
-     of :mod:`nlpguard.augment` (homophone, pinyin, spacing, traditional, …).
-4. Write the split files and ``data/stats_<task>.json`` with counts and diversity figures,
-   and rewrite the count and diversity tables of the datasheet ``data/README.md``.
+1. Read every authored file of the task — for messages corpus v1 (``authoring/messages``,
+   one writer per label, kept as a writer-confounded set) and corpus v2
+   (``authoring/messages_v2``, one file per independent writer, every writer every label);
+   apply the adjudicated labels of the second labelling pass (``authoring/second_pass``);
+   drop texts whose normalised form repeats (identical normalised texts would otherwise be
+   able to carry different labels).
+2. Assign each group — a source text, or both halves of a contrast pair — to
+   train/dev/test by a stable hash.
+3. In the train split only, derive disguised variants (one perturbation of
+   :mod:`nlpguard.augment`: homophone, pinyin, spacing, traditional, …) of the same share of
+   positives and compliant texts (messages) so that a disguise never predicts a label, and
+   keep dev/test to distinct source texts. Clauses keep their v1 scheme (variants of some
+   positives and hard negatives in every split).
+4. Write the split files and ``data/stats_<task>.json`` — counts, diversity, and for messages
+   the writer × sub-type table, the short-text share, inter-annotator agreement (Cohen's κ)
+   and the AUC of a surface-cue-only model — and rewrite the datasheet's tables.
 
 Usage: python training/build_corpus.py [--task messages|clauses] [--seed 13]
 """
@@ -25,29 +32,54 @@ from pathlib import Path
 from nlpguard.augment import disguise_example
 from nlpguard.data import SPLITS, Example, bucket, read_examples, write_examples
 from nlpguard.normalize import normalize_text
-from nlpguard.segment import split_sentences
 from nlpguard.taxonomy import task_labels
 
+from corpus_audit import agreement, surface_cue_auc, surface_cue_auc_split  # noqa: E402  (training/ is the script's folder)
+
 ROOT = Path(__file__).resolve().parent.parent
+AUTHORING = ROOT / "data" / "authoring"
 SPLIT_FRACTIONS = {"test": 0.15, "dev": 0.15}
 # Share of texts that get one disguised variant, by kind.
-VARIANT_RATE = {"messages": {"positive": 0.35, "hard_negative": 0.12}, "clauses": {"positive": 0.15, "hard_negative": 0.08}}
-MIXED_RATE = 0.15  # positives (messages) that are also inserted into a long compliant notice
+VARIANT_RATE = {"messages": {"positive": 0.2, "compliant": 0.2}, "clauses": {"positive": 0.15, "hard_negative": 0.08}}
+SHORT = 25  # characters: a "short" message
 
 
-def load_authored(task: str) -> list[Example]:
-    """All authored texts of a task, deduplicated on their normalised text."""
-    examples, seen = [], set()
-    for path in sorted((ROOT / "data" / "authoring" / task).glob("*.jsonl")):
+def adjudicated_labels() -> dict[str, list[str]]:
+    """Final labels of texts the two labelling passes disagreed on (id -> labels)."""
+    return {r["id"]: r["labels"] for path in sorted((AUTHORING / "second_pass").glob("adjudication*.jsonl"))
+            for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
+
+
+def authored_files(task: str) -> list[tuple[Path, str | None]]:
+    """(file, writer) of every authored file; v1 files have no writer field of their own."""
+    files = [(path, f"v1-{path.stem}") for path in sorted((AUTHORING / task).glob("*.jsonl"))]
+    if task == "messages":
+        files += [(path, None) for path in sorted((AUTHORING / "messages_v2").glob("*.jsonl"))]
+    return files
+
+
+def load_authored(task: str) -> tuple[list[Example], list[dict]]:
+    """All authored texts of a task, deduplicated on their normalised text, and the conflicts met:
+    a repeated normalised text whose labels differ from the kept one's."""
+    examples, seen, conflicts = [], {}, []
+    settled = adjudicated_labels()
+    for path, writer in authored_files(task):
         for example in read_examples(path, task):
+            if example.id in settled:
+                example.extra["labels_before_adjudication"] = example.labels
+                example.labels = settled[example.id]
             key = normalize_text(example.text)
             if key in seen:
+                if sorted(seen[key].labels) != sorted(example.labels):
+                    conflicts.append({"kept": seen[key].id, "dropped": example.id, "labels_kept": seen[key].labels,
+                                      "labels_dropped": example.labels})
                 continue
-            seen.add(key)
-            example.group = example.id
-            example.source = f"authored:{path.stem}"
+            seen[key] = example
+            example.extra.setdefault("writer", writer)
+            example.group = example.extra.get("pair") or example.id
+            example.source = f"authored:{path.parent.name}/{path.stem}" if writer is None else f"authored:{path.stem}"
             examples.append(example)
-    return examples
+    return examples, conflicts
 
 
 def assign_split(example: Example, seed: int) -> str:
@@ -56,37 +88,20 @@ def assign_split(example: Example, seed: int) -> str:
     return "test" if value < SPLIT_FRACTIONS["test"] else "dev" if value < sum(SPLIT_FRACTIONS.values()) else "train"
 
 
-def mixed_notice(positive: Example, notice: Example, rng: random.Random) -> Example:
-    """Insert ``positive`` as one sentence into the long compliant ``notice``."""
-    sentences = split_sentences(notice.text)
-    cut = sentences[rng.randrange(1, len(sentences))].start if len(sentences) > 1 else len(notice.text)
-    inserted = positive.text.strip()
-    if inserted[-1] not in "。！？!?…":
-        inserted += "。"
-    text = notice.text[:cut] + inserted + notice.text[cut:]
-    return Example(f"{positive.id}~mix~{notice.id}", text, list(positive.labels), group=positive.group,
-                   source="composed:mixed", tags=sorted({"mixed", "long", *(t for t in positive.tags if t == "obfuscated")}),
-                   extra={"variant_of": [positive.id, notice.id]})
-
-
 def derive_variants(task: str, split_examples: list[Example], rng: random.Random) -> list[Example]:
-    """Mixed notices and disguised variants built from one split's authored texts."""
+    """Disguised variants (and, for v1 clauses' scheme, nothing else) built from one split's authored texts."""
     rates = VARIANT_RATE[task]
     variants = []
-    positives = [e for e in split_examples if e.labels]
     for example in split_examples:
-        kind = "positive" if example.labels else "hard_negative" if "hard_negative" in example.tags else None
+        if task == "messages":
+            kind = "positive" if example.labels else "compliant"
+        else:
+            kind = "positive" if example.labels else "hard_negative" if "hard_negative" in example.tags else None
         if kind and rng.random() < rates[kind]:
             variant = disguise_example(example, rng)
             if variant:
+                variant.extra["writer"] = example.extra.get("writer")
                 variants.append(variant)
-    if task == "messages":
-        notices = [e for e in split_examples if not e.labels and e.extra.get("sender") in
-                   ("licensed_lender", "bank", "agency", "call_script", "collector") and len(e.text) >= 60
-                   and len(split_sentences(e.text)) >= 2]
-        shorts = [e for e in positives if len(e.text) <= 90]
-        for positive in rng.sample(shorts, int(len(shorts) * MIXED_RATE * 1.6)) if notices else []:
-            variants.append(mixed_notice(positive, rng.choice(notices), rng))
     return variants
 
 
@@ -102,33 +117,72 @@ def diversity(splits: dict[str, list[Example]], labels: list[str]) -> dict:
     stats = {}
     for name, subset in [("all", authored)] + [(l, [e for e in authored if l in e.labels]) for l in labels] + \
             [("compliant", [e for e in authored if not e.labels])]:
-        grams = [g for e in subset for g in (normalize_text(e.text)[i:i + 4] for i in range(len(e.text) - 3))]
+        grams = [norm[i:i + 4] for norm in map(normalize_text, (e.text for e in subset)) for i in range(len(norm) - 3)]
         openings = Counter(normalize_text(e.text)[:6] for e in subset)
         top, count = openings.most_common(1)[0] if openings else ("", 0)
         stats[name] = {"texts": len(subset), "distinct_4gram_ratio": round(len(set(grams)) / max(1, len(grams)), 3),
                        "top_opening": top, "top_opening_share": round(count / max(1, len(subset)), 3)}
-    train_sets = [(e.group, ngram_set(e.text)) for e in splits["train"]]
+    train_sets = [ngram_set(e.text) for e in splits["train"]]
+    index: dict[str, list[int]] = {}
+    for k, grams in enumerate(train_sets):
+        for gram in grams:
+            index.setdefault(gram, []).append(k)
     near = Counter()
     for split in ("dev", "test"):
         for example in splits[split]:
             grams = ngram_set(example.text)
-            best = max((len(grams & other) / len(grams | other) for _, other in train_sets), default=0.0)
+            shared = Counter(k for gram in grams for k in index.get(gram, ()))  # only texts sharing a 5-gram
+            best = max((n / (len(grams) + len(train_sets[k]) - n) for k, n in shared.items()), default=0.0)
             for level in (0.3, 0.5, 0.8):
                 near[f"{split}_max_jaccard>={level}"] += best >= level
     stats["near_duplicates_vs_train"] = dict(near)
     return stats
 
 
+def v2_audit(authored: list[Example], splits: dict[str, list[Example]], labels: list[str], conflicts: list[dict]) -> dict:
+    """Writer × sub-type counts, short texts, agreement of the second pass, surface-cue AUC (v1 and v2)."""
+    v2 = [e for e in authored if not e.extra["writer"].startswith("v1-")]
+    v1 = [e for e in authored if e.extra["writer"].startswith("v1-")]
+    writers = sorted({e.extra["writer"] for e in v2})
+    subtypes = Counter((st, e.extra["writer"]) for e in v2 for st in e.extra.get("subtypes", []))
+    names = sorted({st for st, _ in subtypes})
+    first_labels = {e.id: e.extra.get("labels_before_adjudication", e.labels) for e in v2}
+    second_labels = {r["id"]: r["labels"] for path in sorted((AUTHORING / "second_pass").glob("labels_b*.jsonl"))
+                     for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
+    v1_ids = {e.id for e in v1}
+    v1_split = {e.id: name for name, v in splits.items() for e in v if e.id in v1_ids}
+    return {
+        "writers": {w: {"texts": sum(e.extra["writer"] == w for e in v2),
+                        "compliant": sum(e.extra["writer"] == w and not e.labels for e in v2),
+                        **{l: sum(e.extra["writer"] == w and l in e.labels for e in v2) for l in labels}} for w in writers},
+        "subtypes": {st: {w: subtypes[(st, w)] for w in writers} | {"all": sum(subtypes[(st, w)] for w in writers)}
+                     for st in names},
+        "short_share": {"v2": round(sum(len(e.text) <= SHORT for e in v2) / max(1, len(v2)), 3),
+                        "all_authored": round(sum(len(e.text) <= SHORT for e in authored) / len(authored), 3)},
+        "agreement": agreement(first_labels, second_labels, labels) if second_labels else None,
+        "adjudicated": sum("labels_before_adjudication" in e.extra for e in v2),
+        "label_conflicts_between_identical_texts": conflicts,
+        "surface_cue_auc": {
+            "v2_writers_held_out": surface_cue_auc([e.text for e in v2], [bool(e.labels) for e in v2],
+                                                   [e.extra["writer"] for e in v2]),
+            "v1_train_to_test": surface_cue_auc_split(
+                [e.text for e in v1 if v1_split[e.id] == "train"], [bool(e.labels) for e in v1 if v1_split[e.id] == "train"],
+                [e.text for e in v1 if v1_split[e.id] == "test"], [bool(e.labels) for e in v1 if v1_split[e.id] == "test"]),
+        },
+    }
+
+
 def build(task: str, seed: int) -> dict:
     """Build and write one task's split files; return the statistics."""
     rng = random.Random(seed)
     labels = task_labels(task)
-    authored = load_authored(task)
+    authored, conflicts = load_authored(task)
     splits = {name: [] for name in SPLITS}
     for example in authored:
         splits[assign_split(example, seed)].append(example)
     for name in SPLITS:
-        splits[name] += derive_variants(task, splits[name], rng)
+        if task == "clauses" or name == "train":
+            splits[name] += derive_variants(task, splits[name], rng)
         rng.shuffle(splits[name])
         write_examples(ROOT / "data" / task / f"{name}.jsonl", splits[name])
     counts = {name: {"total": len(v), "compliant": sum(not e.labels for e in v),
@@ -143,6 +197,8 @@ def build(task: str, seed: int) -> dict:
              "length": {"min": min(len(e.text) for e in everything), "max": max(len(e.text) for e in everything),
                         ">=150": sum(len(e.text) >= 150 for e in everything)},
              "diversity": diversity(splits, labels)}
+    if task == "messages":
+        stats["v2"] = v2_audit(authored, splits, labels, conflicts)
     (ROOT / "data" / f"stats_{task}.json").write_text(json.dumps(stats, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return stats
 
@@ -174,18 +230,51 @@ def _tables(task: str, stats: dict) -> tuple[list[str], list[str]]:
     return counts, diversity
 
 
+def _writer_tables(audit: dict) -> list[str]:
+    """Markdown: texts per writer and label, sub-type × writer, agreement, surface-cue AUC."""
+    writers = list(audit["writers"])
+    labels = [k for k in next(iter(audit["writers"].values())) if k not in ("texts", "compliant")]
+    lines = ["| writer | texts | compliant | " + " | ".join(f"`{l}`" for l in labels) + " |",
+             "|---|---|---|" + "---|" * len(labels)]
+    lines += [f"| {w} | {v['texts']} | {v['compliant']} | " + " | ".join(str(v[l]) for l in labels) + " |"
+              for w, v in audit["writers"].items()]
+    lines += ["", "Sub-types (`subtypes` field) per writer:", "",
+              "| sub-type | " + " | ".join(writers) + " | all |", "|---|" + "---|" * (len(writers) + 1)]
+    lines += [f"| {st} | " + " | ".join(str(row[w]) for w in writers) + f" | **{row['all']}** |"
+              for st, row in sorted(audit["subtypes"].items(), key=lambda kv: -kv[1]["all"])]
+    agreement = audit["agreement"]
+    if agreement:
+        lines += ["", f"Second, independent labelling pass on {agreement['texts']} corpus-v2 texts (exact label-set "
+                      f"agreement {agreement['exact_agreement']:.1%}; {audit['adjudicated']} disagreements adjudicated by "
+                      "the taxonomy, recorded in `authoring/second_pass/adjudication*.jsonl`):", "",
+                  "| label | Cohen's κ | writer's positives | second reader's positives |", "|---|---|---|---|"]
+        lines += [f"| {l} | {v['kappa']} | {v['first']} | {v['second']} |" for l, v in agreement.items()
+                  if isinstance(v, dict)]
+    auc = audit["surface_cue_auc"]
+    lines += ["", f"Surface-cue-only model (23 features, no words; `training/corpus_audit.py`), ROC-AUC for "
+                  f"\"any label\": corpus v2 with whole writers held out **{auc['v2_writers_held_out']}**; corpus v1, "
+                  f"train → test {auc['v1_train_to_test']}. Texts of at most {SHORT} characters: "
+                  f"{audit['short_share']['v2']:.1%} of v2, {audit['short_share']['all_authored']:.1%} of all authored "
+                  f"texts. Identical normalised texts with different labels: "
+                  f"{len(audit['label_conflicts_between_identical_texts'])} (one copy is kept).", ""]
+    return lines
+
+
 def write_datasheet_tables() -> None:
-    """Rewrite the marked count and diversity tables of data/README.md from both stats files."""
-    counts, diversity = [], []
+    """Rewrite the marked count, diversity and writer tables of data/README.md from the stats files."""
+    counts, diversity, writers = [], [], []
     for task in ("messages", "clauses"):
         stats_file = ROOT / "data" / f"stats_{task}.json"
         if stats_file.is_file():
-            c, d = _tables(task, json.loads(stats_file.read_text(encoding="utf-8")))
+            stats = json.loads(stats_file.read_text(encoding="utf-8"))
+            c, d = _tables(task, stats)
             counts += c
             diversity += d
+            if "v2" in stats:
+                writers += _writer_tables(stats["v2"])
     sheet = ROOT / "data" / "README.md"
     text = sheet.read_text(encoding="utf-8")
-    for name, lines in (("counts", counts), ("diversity", diversity)):
+    for name, lines in (("counts", counts), ("diversity", diversity), ("writers", writers)):
         start = text.index(f"<!-- {name}:start")
         start = text.index("-->", start) + 3
         end = text.index(f"<!-- {name}:end -->")
