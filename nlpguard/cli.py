@@ -72,6 +72,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     """Scan inputs and write one output record per input record."""
     from tqdm import tqdm
 
+    from .output_files import check_output_path, finish, partial_path, write_text_atomically
     from .parallel import default_workers, scan_batches
     from .resume import skip_written
     from .summary import BatchSummary
@@ -92,8 +93,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
         inputs = expand_inputs(args.inputs, args.task)
         for path, _ in inputs:
             check_input(path, args.task, args.input_format, encoding)
+        target = check_output_path("--output", args.output, [p for p, _ in inputs]) if args.output else None
+        summary_path = check_output_path("--summary", args.summary, [p for p, _ in inputs]) if args.summary else None
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    if target and summary_path and target.resolve() == summary_path.resolve():
+        raise UsageError("--output and --summary name the same file")
     guard = Guard.load(args.model, backend=args.backend, threads=args.threads)
     try:
         thresholds = guard.thresholds(args.task, overrides)
@@ -103,10 +108,13 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if workers > 1 and guard.model(args.task).spec.architecture != BASELINE_ARCHITECTURE:
         raise UsageError("--workers is for the baseline model; a transformer uses every CPU already (see --threads)")
     records = _all_records(inputs, args.task, args.input_format, encoding)
-    done, errors = skip_written(records, Path(args.output)) if args.resume else (0, 0)
+    writing = partial_path(target) if target else None
+    if args.resume and not writing.exists() and target.exists():
+        writing = target  # a completed output is continued in place
+    done, errors = skip_written(records, writing) if args.resume else (0, 0)
     labels = guard.labels(args.task)
     summary = BatchSummary(labels, args.task) if args.summary else None
-    stream = open(args.output, "a" if args.resume else "w", encoding="utf-8", newline="") if args.output else sys.stdout
+    stream = open(writing, "a" if args.resume else "w", encoding="utf-8", newline="") if target else sys.stdout
     writer = make_writer(args.format, stream, labels, args.task)
     tqdm.monitor_interval = 0  # no monitor thread: worker processes fork from a single-threaded parent
     progress = tqdm(unit=" records", file=sys.stderr, disable=None if args.progress == "auto" else args.progress == "off",
@@ -123,11 +131,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
             stream.flush()  # whole batches reach the file: an interrupted run resumes after the last one
             progress.update(len(batch))
         writer.close()
+        if target:
+            stream.close()
+            if writing != target:
+                finish(target)
         if summary:
-            Path(args.summary).write_text(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            write_text_atomically(summary_path, json.dumps(summary.to_dict(), ensure_ascii=False, indent=2) + "\n")
     finally:
         progress.close()
-        if args.output:
+        if target:
             stream.close()
     if errors:
         print(f"nlpguard scan: {errors} record(s) could not be scanned (see their 'error' field)", file=sys.stderr)

@@ -143,22 +143,25 @@ def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path):
     assert code == 1
 
     output = tmp_path / "out.jsonl"
+    output.write_bytes(b"a previous good report\n")
+    partial = tmp_path / "out.jsonl.partial"
     proc = subprocess.Popen([sys.executable, "-m", "nlpguard.cli", "scan", str(source), "--task", "messages",
                              "--output", str(output), "--batch-size", "64", "--progress", "off"],
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
-    while (not output.exists() or output.stat().st_size < 200_000) and time.time() < deadline and proc.poll() is None:
+    while (not partial.exists() or partial.stat().st_size < 200_000) and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    with open(output, "ab") as handle:  # as if killed in the middle of writing a line
+    assert output.read_bytes() == b"a previous good report\n"  # a killed run leaves the old output in place
+    with open(partial, "ab") as handle:  # as if killed in the middle of writing a line
         handle.write(b'{"id": "m9')
-    written = output.read_bytes().count(b"\n")
+    written = partial.read_bytes().count(b"\n")
     assert 0 < written < 12000, "the run was not interrupted mid-way"
 
     code, out, err = scan(str(source), "--task", "messages", "--output", str(output), "--resume")
     assert code == 1 and "1 record(s) could not be scanned" in err  # the error record before the kill counts
-    assert output.read_bytes() == reference.read_bytes()
+    assert output.read_bytes() == reference.read_bytes() and not partial.exists()
     code, _, _ = scan(str(source), "--task", "messages", "--output", str(output), "--resume")  # nothing left to do
     assert code == 1 and output.read_bytes() == reference.read_bytes()
 
@@ -169,3 +172,28 @@ def test_resume_refuses_an_output_of_another_input(tmp_path):
     source = messages_file(tmp_path / "in.jsonl", 20)
     code, _, err = scan(str(source), "--task", "messages", "--output", str(output), "--resume")
     assert code == 2 and "has id 'other' but input record 1 is 'm00000'" in err
+
+
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(tmp_path):
+    source = messages_file(tmp_path / "s.jsonl", 20)
+    before = source.read_bytes()
+    linked = tmp_path / "link.jsonl"
+    os.link(source, linked)
+    for output in (source, linked):
+        for option in ("--output", "--summary"):
+            code, out, err = scan(str(source), "--task", "messages", option, str(output))
+            assert code == 2 and "is also an input" in err and "Traceback" not in err
+    code, _, err = scan(str(source), "--task", "messages", "--output", str(source), "--format", "html")
+    assert code == 2 and source.read_bytes() == before
+
+
+@pytest.mark.parametrize("option, where, message", [
+    ("--output", "missing/out.jsonl", "does not exist"),
+    ("--summary", "missing/summary.json", "does not exist"),
+    ("--output", ".", "is a folder"),
+])
+def test_unwritable_outputs_are_usage_errors_before_scanning(tmp_path, option, where, message):
+    source = messages_file(tmp_path / "s.jsonl", 20)
+    target = tmp_path / where if where != "." else tmp_path
+    code, out, err = scan(str(source), "--task", "messages", option, str(target))
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

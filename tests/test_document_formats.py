@@ -5,6 +5,7 @@ navigation and footer, .pdf, .docx — plus a corrupt PDF, a non-zip .docx and a
 .txt. Each readable document yields clauses; each unreadable one yields an error record naming
 the file; the batch goes on and exits 1, with no traceback.
 """
+import itertools
 import json
 import shutil
 import subprocess
@@ -32,7 +33,8 @@ def nlpguard_command() -> str:
     return found
 
 
-def write_pdf(path: Path) -> None:
+def write_pdf(path: Path, paragraphs: list[str] = CLAUSES, width: int = 45) -> None:
+    """A PDF of ``paragraphs``, wrapped at ``width`` characters a line, as a word processor prints it."""
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfgen import canvas
@@ -40,18 +42,25 @@ def write_pdf(path: Path) -> None:
     pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
     page = canvas.Canvas(str(path))
     page.setFont("STSong-Light", 11)
-    for k, clause in enumerate(CLAUSES):
-        page.drawString(40, 800 - 20 * k, clause)
+    y = 800
+    for paragraph in paragraphs:
+        for start in range(0, len(paragraph), width):
+            if y < 40:
+                page.showPage()
+                page.setFont("STSong-Light", 11)
+                y = 800
+            page.drawString(40, y, paragraph[start:start + width])
+            y -= 16
     page.save()
 
 
-def write_docx(path: Path) -> None:
+def write_docx(path: Path, paragraphs: list[str] = CLAUSES) -> None:
     import docx
 
     document = docx.Document()
     document.add_heading("借款服务隐私政策", level=1)
-    for clause in CLAUSES:
-        document.add_paragraph(clause)
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
     document.save(str(path))
 
 
@@ -116,3 +125,32 @@ def test_a_failing_reader_is_one_documents_error_not_the_batchs(policies, tmp_pa
     assert "policy.html" in record.error and "ImportError" in record.error and "lxml_html_clean" in record.error
     (fine,) = read_inputs(str(policies / "policy.md"), "clauses")
     assert fine.error is None and "视为同意" in fine.text
+
+
+@pytest.mark.shared
+def test_real_policies_in_every_format_scan_without_errors_and_offsets_point_into_each_file(corpora, tmp_path):
+    from nlpguard.corpora import _find, _rows
+    from nlpguard.documents import read_document
+
+    root = tmp_path / "real"
+    root.mkdir()
+    policies = [row["text"] for row in itertools.islice(_rows(_find(corpora, "ca4p483")), 3)]
+    for k, text in enumerate(policies):
+        paragraphs = [p.strip() for p in text.splitlines() if p.strip()]
+        (root / f"p{k}.txt").write_bytes(text.encode("gb18030", errors="replace"))
+        (root / f"p{k}.md").write_text("\n\n".join(paragraphs), encoding="utf-8")
+        (root / f"p{k}.html").write_text(f"<html><body><nav>{NAV}</nav><main>" + "".join(f"<p>{p}</p>" for p in paragraphs)
+                                         + f"</main><footer>{FOOTER}</footer></body></html>", encoding="utf-8")
+        write_pdf(root / f"p{k}.pdf", paragraphs)
+        write_docx(root / f"p{k}.docx", paragraphs)
+    output = tmp_path / "out.jsonl"
+    proc = subprocess.run([nlpguard_command(), "scan", str(root), "--task", "clauses", "--output", str(output),
+                           "--progress", "off"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    records = {r["id"]: r for r in map(json.loads, output.read_text(encoding="utf-8").splitlines())}
+    assert len(records) == 15
+    for name, record in records.items():
+        text = read_document(root / name)
+        assert len(text) > 500, name
+        for item in record["evidence"]:
+            assert text[item["start"]:item["end"]] == item["text"], name

@@ -51,11 +51,12 @@ def adjudicated_labels() -> dict[str, list[str]]:
 
 
 def authored_files(task: str) -> list[tuple[Path, str | None]]:
-    """(file, writer) of every authored file; v1 files have no writer field of their own."""
-    files = [(path, f"v1-{path.stem}") for path in sorted((AUTHORING / task).glob("*.jsonl"))]
-    if task == "messages":
-        files += [(path, None) for path in sorted((AUTHORING / "messages_v2").glob("*.jsonl"))]
-    return files
+    """(file, writer) of every authored file: v1 message files are writer ``v1-<file>`` (one writer per
+    label family); v2 files (and clause files) give no writer here: v2 records carry their own."""
+    if task != "messages":
+        return [(path, None) for path in sorted((AUTHORING / task).glob("*.jsonl"))]
+    return ([(path, f"v1-{path.stem}") for path in sorted((AUTHORING / task).glob("*.jsonl"))]
+            + [(path, None) for path in sorted((AUTHORING / "messages_v2").glob("*.jsonl"))])
 
 
 def load_authored(task: str) -> tuple[list[Example], list[dict]]:
@@ -75,9 +76,11 @@ def load_authored(task: str) -> tuple[list[Example], list[dict]]:
                                       "labels_dropped": example.labels})
                 continue
             seen[key] = example
-            example.extra.setdefault("writer", writer)
+            if writer is not None:
+                example.extra.setdefault("writer", writer)
             example.group = example.extra.get("pair") or example.id
-            example.source = f"authored:{path.parent.name}/{path.stem}" if writer is None else f"authored:{path.stem}"
+            v2 = path.parent.name == "messages_v2"
+            example.source = f"authored:{path.parent.name}/{path.stem}" if v2 else f"authored:{path.stem}"
             examples.append(example)
     return examples, conflicts
 
@@ -100,7 +103,8 @@ def derive_variants(task: str, split_examples: list[Example], rng: random.Random
         if kind and rng.random() < rates[kind]:
             variant = disguise_example(example, rng)
             if variant:
-                variant.extra["writer"] = example.extra.get("writer")
+                if "writer" in example.extra:
+                    variant.extra["writer"] = example.extra["writer"]
                 variants.append(variant)
     return variants
 
