@@ -41,19 +41,36 @@ class JsonlWriter:
         self.stream.flush()
 
 
+# Cells a spreadsheet would read as a formula (OWASP "CSV injection"): neutralised with a leading '.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class _SafeCsv:
+    """A ``csv.writer`` whose text cells never start like a formula."""
+
+    def __init__(self, stream: TextIO):
+        self.writer = csv.writer(stream)
+
+    def writerow(self, row: list) -> None:
+        """Write ``row``, prefixing ``'`` to every text cell that starts with = + - @ tab or CR."""
+        self.writer.writerow(["'" + cell if isinstance(cell, str) and cell.startswith(_FORMULA_START) else cell
+                              for cell in row])
+
+
 class CsvWriter:
     """Messages: one row per record (id, labels, families, a score column per label, evidence, error).
 
     Clauses: one row per flagged clause (document id, clause offsets, section heading, clause
     text, labels, severity, grounds, a score column per label); a document without flagged
-    clauses, or one that could not be read, still gets one row.
+    clauses, or one that could not be read, still gets one row. Text cells that a spreadsheet
+    would run as a formula (starting with = + - @, tab or CR) get a leading ``'``.
     """
 
     def __init__(self, stream: TextIO, labels: list[str], task: str = "messages"):
         self.stream = stream
         self.labels = labels
         self.task = task
-        self.writer = csv.writer(stream)
+        self.writer = _SafeCsv(stream)
         if task == "clauses":
             self.writer.writerow(["document", "start", "end", "heading", "clause", "labels", "severity", "grounds",
                                   *[f"score_{l}" for l in labels], "error"])

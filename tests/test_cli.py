@@ -179,3 +179,15 @@ def test_train_dedupe_drops_repeated_texts_and_reports_conflicts(tmp_path, capsy
         csv.writer(handle).writerow([TINY_MESSAGES[0][0], "insult"])  # the same text, other labels
     code, _, err = run(base + ["--dedupe"])
     assert code == 2 and "records '1' and '31' have the same text but different labels" in err
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised(tmp_path, capsys):
+    payloads = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\r=1"]
+    source = write_jsonl(tmp_path / "m.jsonl", [{"id": p, "text": p + "，三天内不还钱就爆你通讯录"} for p in payloads])
+    output = tmp_path / "out.csv"
+    assert main(["scan", str(source), "--task", "messages", "--format", "csv", "--output", str(output)]) == 0
+    rows = list(csv.reader(open(output, encoding="utf-8", newline="")))  # as a spreadsheet parses the file
+    cells = [cell for row in rows[1:] for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+    assert [row[0] for row in rows[1:]] == ["'" + p for p in payloads]  # the text itself is kept, after the quote
+    assert any(c.startswith("privacy_disclosure@") for c in cells)  # ordinary cells are untouched
