@@ -39,10 +39,10 @@ def length_batches(lengths: list[int], batch_size: int, rng: random.Random) -> l
 
 
 def load_backbone(name_or_dir: str, labels: list[str]):
-    """Tokenizer and a fresh multi-label classification head on the backbone."""
+    """Tokenizer and a fresh multi-label classification head on the backbone (safetensors weights only)."""
     tokenizer = AutoTokenizer.from_pretrained(name_or_dir)
     model = AutoModelForSequenceClassification.from_pretrained(
-        name_or_dir, num_labels=len(labels), problem_type="multi_label_classification",
+        name_or_dir, use_safetensors=True, num_labels=len(labels), problem_type="multi_label_classification",
         id2label=dict(enumerate(labels)), label2id={label: i for i, label in enumerate(labels)})
     return tokenizer, model
 

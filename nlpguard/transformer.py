@@ -141,7 +141,10 @@ class TransformerScorer(WindowedScorer):
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         if device == "cpu":
             torch.set_num_threads(threads or cpu_threads())
-        model = transformers.AutoModelForSequenceClassification.from_pretrained(str(directory))
+        if not (Path(directory) / "model.safetensors").is_file():
+            raise ModelError(f"{directory} has no model.safetensors: nlpguard loads weights only from safetensors "
+                             "(never pickled .bin files); convert the checkpoint with save_pretrained(safe_serialization=True)")
+        model = transformers.AutoModelForSequenceClassification.from_pretrained(str(directory), use_safetensors=True)
         model = (model.float() if device == "cpu" else model).to(device)  # fp16 packaged weights run in fp32 on CPU
         if model.config.num_labels != len(labels):
             raise ModelError(f"{directory}: the network has {model.config.num_labels} outputs, the config names {len(labels)} labels")

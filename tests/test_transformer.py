@@ -108,3 +108,25 @@ def test_token_batches_bound_padded_tokens_and_keep_every_window_once():
     assert batches == [[6, 2, 0, 4], [1], [3], [5]]  # 4 x 8 tokens fit; 2 x 30 would, but 5 x 30 does not
     assert token_batches(lengths, order, max_tokens=10_000) == [order]
     assert token_batches([500], [0], max_tokens=64) == [[0]]  # a window longer than the budget still runs
+
+
+def test_a_model_folder_with_only_pickled_weights_is_refused(tiny_classifier, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    import torch
+    from safetensors.torch import load_file
+
+    directory, _ = tiny_classifier
+    pickled = tmp_path / "pickled"
+    shutil.copytree(directory, pickled)
+    torch.save(load_file(str(pickled / "model.safetensors")), str(pickled / "pytorch_model.bin"))
+    (pickled / "model.safetensors").unlink()
+    source = tmp_path / "m.txt"
+    source.write_text("三天内不还钱就爆你通讯录\n", encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "nlpguard.cli", "scan", str(source), "--task", "messages",
+                           "--model", str(pickled)], capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert "no model.safetensors" in proc.stderr and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
