@@ -53,6 +53,7 @@ class ModelSpec:
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self) -> None:
+        self._check_types()
         check_task(self.task)
         extra = [label for label in self.labels if label not in self.label_descriptions and label not in LABELS]
         if extra:
@@ -61,6 +62,26 @@ class ModelSpec:
             raise ModelError(f"thresholds {sorted(self.thresholds)} do not match labels {self.labels}")
         if self.aggregation not in ("whole", "max_sentence", "max_clause"):
             raise ModelError(f"unknown aggregation {self.aggregation!r}")
+
+    def _check_types(self) -> None:
+        """ModelError naming the field when a value from ``config.json`` has the wrong type or range."""
+        if not isinstance(self.task, str) or not isinstance(self.architecture, str) or not isinstance(self.aggregation, str):
+            raise ModelError("task, architecture and aggregation must be strings")
+        if not isinstance(self.labels, list) or not all(isinstance(l, str) for l in self.labels) or not self.labels:
+            raise ModelError(f"labels must be a non-empty list of label ids, got {self.labels!r}")
+        if not isinstance(self.thresholds, dict):
+            raise ModelError(f"thresholds must map each label to a number, got {self.thresholds!r}")
+        for label, value in self.thresholds.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+                raise ModelError(f"threshold of {label!r} must be a number from 0 to 1, got {value!r}")
+        if not isinstance(self.label_descriptions, dict) or not isinstance(self.options, dict):
+            raise ModelError("label_descriptions and options must be JSON objects")
+        for key in ("max_length", "stride"):
+            value = self.options.get(key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ModelError(f"options.{key} must be a non-negative whole number, got {value!r}")
+        if "max_length" in self.options and not 0 <= self.options.get("stride", 0) < self.options["max_length"]:
+            raise ModelError("options.stride must be smaller than options.max_length")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form stored under ``"nlpguard"`` in ``config.json``."""
@@ -110,7 +131,10 @@ def read_spec(directory: Path) -> ModelSpec:
     """Read and check the ``nlpguard`` section of ``directory/config.json``."""
     try:
         config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
-        spec = ModelSpec.from_dict(config["nlpguard"])
+        section = config["nlpguard"] if isinstance(config, dict) else None
+        if not isinstance(section, dict):
+            raise ValueError(f"its \"nlpguard\" section must be a JSON object, got {section!r}")
+        spec = ModelSpec.from_dict(section)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ModelError(f"cannot read model config {directory / CONFIG_FILE}: {exc}") from exc
     if spec.normalizer != NORMALIZER_VERSION:

@@ -197,3 +197,23 @@ def test_unwritable_outputs_are_usage_errors_before_scanning(tmp_path, option, w
     target = tmp_path / where if where != "." else tmp_path
     code, out, err = scan(str(source), "--task", "messages", option, str(target))
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c.update({"nlpguard": [1]}), '"nlpguard" section must be a JSON object'),
+    (lambda c: c["nlpguard"]["thresholds"].update({"insult": 1.5}), "threshold of 'insult' must be a number from 0 to 1"),
+    (lambda c: c["nlpguard"]["thresholds"].update({"insult": "high"}), "threshold of 'insult' must be a number"),
+    (lambda c: c["nlpguard"].update({"options": {"max_length": "abc"}}), "options.max_length must be a non-negative"),
+    (lambda c: c["nlpguard"].update({"labels": "insult"}), "labels must be a non-empty list"),
+])
+def test_malformed_model_configs_are_one_line_usage_errors(tmp_path, change, message):
+    model = tmp_path / "model"
+    shutil.copytree(PACKAGED_MODELS / "baseline" / "messages", model)
+    config = json.loads((model / "config.json").read_text(encoding="utf-8"))
+    change(config)
+    (model / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    source = tmp_path / "m.jsonl"
+    source.write_bytes(jsonl({"text": PLAIN}))
+    code, out, err = scan(str(source), "--task", "messages", "--model", str(model))
+    assert code == 2 and out == [] and message in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
