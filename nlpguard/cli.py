@@ -74,7 +74,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     from .output_files import check_output_path, finish, partial_path, write_text_atomically
     from .parallel import default_workers, scan_batches
-    from .resume import skip_written
+    from .resume import check_fingerprint, fingerprint_path, input_fingerprint, skip_written
     from .summary import BatchSummary
 
     if args.batch_size < 1:
@@ -111,6 +111,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
     writing = partial_path(target) if target else None
     if args.resume and not writing.exists() and target.exists():
         writing = target  # a completed output is continued in place
+    input_paths = [p for p, _ in inputs]
+    if args.resume and writing != target:
+        check_fingerprint(writing, input_paths)
+    elif target:
+        fingerprint_path(writing).write_text(json.dumps(input_fingerprint(input_paths)), encoding="utf-8")
     done, errors = skip_written(records, writing) if args.resume else (0, 0)
     labels = guard.labels(args.task)
     summary = BatchSummary(labels, args.task) if args.summary else None
@@ -135,6 +140,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
             stream.close()
             if writing != target:
                 finish(target)
+                fingerprint_path(writing).unlink(missing_ok=True)
         if summary:
             write_text_atomically(summary_path, json.dumps(summary.to_dict(), ensure_ascii=False, indent=2) + "\n")
     finally:

@@ -217,3 +217,21 @@ def test_malformed_model_configs_are_one_line_usage_errors(tmp_path, change, mes
     code, out, err = scan(str(source), "--task", "messages", "--model", str(model))
     assert code == 2 and out == [] and message in err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_resume_refuses_an_input_whose_texts_changed_under_the_same_ids(tmp_path):
+    source = messages_file(tmp_path / "in.jsonl", 3000)
+    output = tmp_path / "out.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "nlpguard.cli", "scan", str(source), "--task", "messages",
+                             "--output", str(output), "--batch-size", "64", "--workers", "1", "--progress", "off"],
+                            stderr=subprocess.DEVNULL)
+    partial = tmp_path / "out.jsonl.partial"
+    deadline = time.time() + 60
+    while (not partial.exists() or partial.stat().st_size < 20_000) and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert partial.exists(), "the run finished before it could be interrupted"
+    source.write_bytes(source.read_bytes().replace("周末".encode(), "月底".encode()))  # same ids, other texts
+    code, _, err = scan(str(source), "--task", "messages", "--output", str(output), "--resume")
+    assert code == 2 and "the input changed since the interrupted run" in err and "Traceback" not in err
