@@ -35,6 +35,9 @@ DOMAIN_WORD_FREQ = 20000
 # jieba-rs keeps "9am-5pm", "t_t", "www.x.com" whole where jieba splits them into its own
 # Latin pieces (jieba's finalseg pattern: letters/digits, an optional decimal part and %).
 _LATIN_PIECES = re.compile(r"[a-zA-Z0-9]+(?:\.\d+)?%?|.", re.S)
+# jieba's own block patterns (jieba.re_han_default, jieba.re_skip_default).
+_JIEBA_BLOCK = re.compile("([\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+)")
+_JIEBA_SPACE = re.compile(r"(\r\n|\s)")
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,16 +51,26 @@ def _segmenter() -> rjieba.Jieba:
 def segment(text: str) -> list[str]:
     """Words of ``text`` as jieba (default dictionary, HMM, plus :data:`DOMAIN_WORDS`) cuts them.
 
-    Runs jieba-rs (``rjieba``, compiled) and splits Latin tokens at inner punctuation as
-    jieba does, so the words are identical to jieba's (checked on 20,000 real SMS by the
-    tests) at about a fifteenth of the time.
+    The text is split into blocks as jieba splits it (its Han-block pattern: CJK ideographs of
+    the basic block, Latin letters, digits and ``+#&._%-``; anything else — rarer ideographs,
+    emoji, punctuation — one token per character, whitespace as is); each block is cut by
+    jieba-rs (``rjieba``, compiled), and Latin tokens are split at inner punctuation as jieba
+    splits them. The words are identical to jieba's (checked on 20,000 real SMS and the
+    authored corpus by the tests) at about a tenth of the time.
     """
-    words = []
-    for word in _segmenter().cut(text):
-        if len(word) > 1 and word.isascii() and not word.isalnum() and any(c.isalnum() for c in word):
-            words.extend(_LATIN_PIECES.findall(word))
-        else:
-            words.append(word)
+    words: list[str] = []
+    for k, block in enumerate(_JIEBA_BLOCK.split(text)):
+        if not block:
+            continue
+        if k % 2 == 0:  # outside jieba's Han blocks: whitespace as is, anything else char by char
+            for piece in _JIEBA_SPACE.split(block):
+                words.extend([piece] if _JIEBA_SPACE.fullmatch(piece) else piece)
+            continue
+        for word in _segmenter().cut(block):
+            if len(word) > 1 and word.isascii() and not word.isalnum() and any(c.isalnum() for c in word):
+                words.extend(_LATIN_PIECES.findall(word))
+            else:
+                words.append(word)
     return words
 
 

@@ -16,7 +16,8 @@ from typing import Iterable, Iterator
 from .baseline import ARCHITECTURE as BASELINE_ARCHITECTURE
 from .errors import NlpguardError
 from .guard import BATCH_SIZE, Guard
-from .inputs import LINE_FORMATS, InputRecord, check_encoding, check_input, expand_inputs, read_inputs
+from .inputs import (LINE_FORMATS, MAX_DOCUMENT_CHARS, MAX_RECORD_CHARS, InputRecord, check_encoding, check_input,
+                     expand_inputs, read_inputs)
 from .modeldir import BACKENDS
 from .outputs import FORMATS, make_writer
 from .taxonomy import TASKS
@@ -63,9 +64,10 @@ def _batches(records: Iterable[InputRecord], size: int) -> Iterator[list[InputRe
         yield batch
 
 
-def _all_records(inputs: list[tuple[str, str]], task: str, declared: str | None, encoding: str) -> Iterator[InputRecord]:
+def _all_records(inputs: list[tuple[str, str]], task: str, declared: str | None, encoding: str,
+                 max_chars: int, max_document_chars: int) -> Iterator[InputRecord]:
     for path, name in inputs:
-        yield from read_inputs(path, task, declared, name, encoding)
+        yield from read_inputs(path, task, declared, name, encoding, max_chars, max_document_chars)
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -81,6 +83,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise UsageError("--batch-size must be at least 1")
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be at least 1")
+    if args.max_chars < 1 or args.max_document_chars < 1:
+        raise UsageError("--max-chars and --max-document-chars must be at least 1")
     if args.workers != "auto" and args.workers < 1:
         raise UsageError("--workers must be at least 1 (or auto)")
     if args.resume and (not args.output or args.format != "jsonl"):
@@ -107,7 +111,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     workers = default_workers(guard, args.task) if args.workers == "auto" else args.workers
     if workers > 1 and guard.model(args.task).spec.architecture != BASELINE_ARCHITECTURE:
         raise UsageError("--workers is for the baseline model; a transformer uses every CPU already (see --threads)")
-    records = _all_records(inputs, args.task, args.input_format, encoding)
+    records = _all_records(inputs, args.task, args.input_format, encoding, args.max_chars, args.max_document_chars)
     writing = partial_path(target) if target else None
     if args.resume and not writing.exists() and target.exists():
         writing = target  # a completed output is continued in place
@@ -213,11 +217,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     writers = sorted({str(e.extra["writer"]) for e in examples if e.extra.get("writer")})
     if writers:
         metrics["writers"] = {}
-        print(f"\n{'writer (same-writer figures: the model may have trained on them)':<66}{'n':>6}{'macro-F1':>10}")
+        print(f"\n{'writer (same-writer figures: the model may have trained on them)':<66}{'n':>6}{'macro-F1':>10}"
+              f"{'FP rate':>9}")
         for writer in writers:
-            block = evaluate(model, [e for e in examples if e.extra.get("writer") == writer], thresholds)[0]
-            metrics["writers"][writer] = block["macro_f1"]
-            print(f"{writer:<66}{block['n']:>6}{block['macro_f1']:>10.4f}")
+            mine = [e for e in examples if e.extra.get("writer") == writer]
+            block = evaluate(model, mine, thresholds)[0]
+            f1 = block["macro_f1"] if any(e.labels for e in mine) else None  # no positives: F1 says nothing
+            metrics["writers"][writer] = {"n": block["n"], "macro_f1": f1,
+                                          "false_positive_rate": block["any_label_false_positive_rate"]}
+            print(f"{writer:<66}{block['n']:>6}{'-' if f1 is None else f'{f1:.4f}':>10}"
+                  f"{block['any_label_false_positive_rate']:>9.4f}")
     held = _training_metrics(guard, args.task).get("writer_held_out")
     if held:
         print(f"\nwriter-held-out, from training ({len(held['folds'])} folds of whole writers, each scored by a model "
@@ -263,14 +272,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     """Serve scans over HTTP until interrupted (model loaded once, before the first request)."""
     from .serve import run
 
-    for name in ("max_body_bytes", "max_records", "batch_size", "threads"):
+    for name in ("max_body_bytes", "max_records", "max_chars", "batch_size", "threads"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
     return run(args.model, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes,
                max_records=args.max_records, timeout=args.timeout, batch_size=args.batch_size,
-               backend=args.backend, threads=args.threads)
+               backend=args.backend, threads=args.threads, max_chars=args.max_chars)
 
 
 def cmd_export_onnx(args: argparse.Namespace) -> int:
@@ -324,6 +333,11 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--threshold", action="extend", nargs="+", default=[], metavar="LABEL=VALUE",
                       help="override labels' thresholds: one or more LABEL=VALUE after one flag, or the flag repeated")
     scan.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="texts per model call (default %(default)s)")
+    scan.add_argument("--max-chars", type=int, default=MAX_RECORD_CHARS, metavar="N",
+                      help="longest text of one record, in characters; longer ones become error records "
+                           "(default %(default)s)")
+    scan.add_argument("--max-document-chars", type=int, default=MAX_DOCUMENT_CHARS, metavar="N",
+                      help="longest text of one agreement document (default %(default)s)")
     scan.add_argument("--input-format", choices=LINE_FORMATS, help="how to read the inputs (standard input defaults to jsonl)")
     scan.add_argument("--summary", metavar="FILE",
                       help="also write a JSON batch summary: counts per label, family, sender, campaign and hour, top flagged")
@@ -409,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024, help="larger requests get 413")
     serve.add_argument("--max-records", type=int, default=2000, help="records per request; more get 413")
     serve.add_argument("--timeout", type=float, default=30.0, help="seconds per request before 504")
+    serve.add_argument("--max-chars", type=int, default=MAX_RECORD_CHARS, metavar="N",
+                       help="longest text of one record; longer ones get an error record before any scanning "
+                            "(default %(default)s)")
     serve.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="texts per model call (default %(default)s)")
     serve.add_argument("--backend", choices=BACKENDS, default="auto", help="as for scan")
     serve.add_argument("--threads", type=int, help="as for scan")

@@ -8,11 +8,13 @@ charset-normalizer detects, e.g. GBK/GB18030); HTML keeps the main text only
 from __future__ import annotations
 
 import io
+from html.parser import HTMLParser
 from pathlib import Path
 
 from charset_normalizer import from_bytes
 
 DOCUMENT_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+MAX_DOCX_INFLATED_BYTES = 200 * 1024 * 1024  # all members of a .docx together, uncompressed
 _LINE_END = tuple("。！？!?；;：:」』”）)")
 
 
@@ -34,12 +36,48 @@ def decode_bytes(data: bytes) -> str:
     return str(best)
 
 
+class _PlainText(HTMLParser):
+    """Every text node of an HTML page outside script/style, one block per line (no nesting limit)."""
+
+    _SKIP = {"script", "style", "noscript", "template"}
+    _BLOCKS = {"p", "div", "li", "tr", "br", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article", "td", "table"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.skipping += tag in self._SKIP
+        if tag in self._BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        self.skipping -= tag in self._SKIP and self.skipping > 0
+
+    def handle_data(self, data: str) -> None:
+        if not self.skipping:
+            self.parts.append(data)
+
+
+def _plain_html_text(html: str) -> str:
+    parser = _PlainText()
+    parser.feed(html)
+    parser.close()
+    return "\n".join(line.strip() for line in "".join(parser.parts).splitlines() if line.strip())
+
+
 def _html(data: bytes) -> str:
+    """The main text (trafilatura, without navigation and footers); where it finds none — e.g. in
+    pages nested deeper than lxml parses — every text node, so no document loses its text."""
     import trafilatura
 
-    text = trafilatura.extract(decode_bytes(data), include_comments=False, include_tables=True, favor_recall=True)
+    html = decode_bytes(data)
+    text = trafilatura.extract(html, include_comments=False, include_tables=True, favor_recall=True)
     if not text:
-        raise DocumentError("no main text found in the HTML")
+        text = _plain_html_text(html)
+    if not text:
+        raise DocumentError("no text found in the HTML")
     return text
 
 
@@ -84,8 +122,16 @@ def _pdf(data: bytes) -> str:
 
 
 def _docx(data: bytes) -> str:
+    import zipfile
+
     import docx
 
+    try:
+        inflated = sum(member.file_size for member in zipfile.ZipFile(io.BytesIO(data)).infolist())
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise DocumentError(f"unreadable DOCX ({exc})") from exc
+    if inflated > MAX_DOCX_INFLATED_BYTES:  # checked before anything is inflated
+        raise DocumentError(f"DOCX inflates to {inflated:,} bytes, over the limit of {MAX_DOCX_INFLATED_BYTES:,}")
     try:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:  # python-docx raises zip/xml errors for damaged files

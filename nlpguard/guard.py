@@ -13,7 +13,7 @@ from typing import Iterable, overload
 from .errors import ModelError
 from .inputs import InputRecord
 from .modeldir import LoadedModel, bundle_tasks, load_model, resolve
-from .scoring import TextScores, evidence_for, score_texts
+from .scoring import MESSAGE_EVIDENCE_MARGIN, TextScores, evidence_for, score_texts
 from .taxonomy import check_task, families_of
 
 # Texts per model call. A transformer sorts the windows of one call by length before batching
@@ -153,10 +153,11 @@ class Guard:
     @staticmethod
     def _records(model: LoadedModel, results: list[TextScores], thresholds: dict[str, float]) -> list[dict]:
         labels = model.spec.labels
+        margin = None if model.spec.aggregation == "max_clause" else MESSAGE_EVIDENCE_MARGIN
         records = []
         for result in results:
             scores = {label: float(s) for label, s in zip(labels, result.scores)}
             flagged = [label for label in labels if scores[label] >= thresholds[label]]
             records.append({"labels": flagged, "scores": scores, "families": families_of(flagged),
-                            "evidence": evidence_for(result, labels, flagged, thresholds)})
+                            "evidence": evidence_for(result, labels, flagged, thresholds, margin)})
         return records

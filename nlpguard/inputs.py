@@ -24,6 +24,8 @@ LINE_FORMATS = ("jsonl", "csv", "txt")
 
 
 SUMMARY_FIELDS = ("sender", "campaign", "timestamp")
+MAX_RECORD_CHARS = 200_000      # characters of one message or clause record (--max-chars)
+MAX_DOCUMENT_CHARS = 5_000_000  # characters of text of one agreement document (--max-document-chars)
 
 
 @dataclass
@@ -42,8 +44,11 @@ class InputRecord:
     @classmethod
     def from_mapping(cls, mapping: dict, default_id: str) -> "InputRecord":
         """The record of a JSON object or CSV row: ``id`` (else ``default_id``), checked ``text``, summary fields."""
-        rid = record_id(mapping.get("id"), default_id)
+        raw_id = mapping.get("id")
+        rid = record_id(raw_id, default_id)
         fields = {k: str(mapping[k]) for k in SUMMARY_FIELDS if mapping.get(k) not in (None, "")}
+        if isinstance(raw_id, (dict, list, bool)):
+            return cls(default_id, error=f"'id' must be a string or a number, got {type(raw_id).__name__}", fields=fields)
         problem = text_problem(mapping.get("text"))
         if problem:
             return cls(rid, error=problem, fields=fields)
@@ -86,6 +91,14 @@ def text_problem(value: object) -> str | None:
     if any("\ud800" <= ch <= "\udfff" for ch in value):
         return "'text' holds undecodable bytes or lone surrogates (not valid UTF-8)"
     return None
+
+
+def over_limit(record: InputRecord, max_chars: int | None, what: str = "text") -> InputRecord:
+    """``record``, or an error record in its place when its text is longer than ``max_chars``."""
+    if max_chars is None or record.text is None or len(record.text) <= max_chars:
+        return record
+    return InputRecord(record.id, error=f"{what} has {len(record.text):,} characters, over the limit of {max_chars:,} "
+                                        "(raise it with --max-chars)", fields=record.fields)
 
 
 def record_id(value: object, default: str) -> str:
@@ -222,11 +235,14 @@ def check_input(path: str, task: str, declared: str | None = None, encoding: str
 
 
 def read_inputs(path: str, task: str, declared: str | None = None, name: str | None = None,
-                encoding: str = "utf-8") -> Iterator[InputRecord]:
+                encoding: str = "utf-8", max_chars: int | None = MAX_RECORD_CHARS,
+                max_document_chars: int | None = MAX_DOCUMENT_CHARS) -> Iterator[InputRecord]:
     """Stream the records of one input (a path or ``-`` for standard input).
 
     A document's id is ``name`` (default: its file name). ``encoding`` applies to line
-    inputs (JSONL, CSV, text lines; documents detect theirs).
+    inputs (JSONL, CSV, text lines; documents detect theirs). A record whose text is longer
+    than ``max_chars`` (a document: ``max_document_chars``) becomes an error record, so one
+    huge record cannot hold a scan for minutes or exhaust memory.
 
     Raises:
         ValueError: unsupported input type, or a CSV without a ``text`` column
@@ -237,13 +253,15 @@ def read_inputs(path: str, task: str, declared: str | None = None, name: str | N
     if kind == "document":
         name = name or Path(path).name
         try:
-            yield InputRecord(name, read_document(path))
+            yield over_limit(InputRecord(name, read_document(path)), max_document_chars, f"{path}: the document's text")
         except DocumentError as exc:
             yield InputRecord(name, error=f"{path}: {exc}")
         return
     readers = {"jsonl": _jsonl, "csv": _csv, "txt": _txt}
     if path == "-":
-        yield from readers[kind](sys.stdin.buffer, "stdin", encoding)
+        for record in readers[kind](sys.stdin.buffer, "stdin", encoding):
+            yield over_limit(record, max_chars)
         return
     with open(path, "rb") as stream:
-        yield from readers[kind](stream, path, encoding)
+        for record in readers[kind](stream, path, encoding):
+            yield over_limit(record, max_chars)

@@ -98,17 +98,27 @@ def _score_whole(model: LoadedModel, texts: list[str], thresholds: dict[str, flo
     return results
 
 
-def evidence_for(result: TextScores, labels: list[str], flagged: list[str], thresholds: dict[str, float]) -> list[dict]:
-    """Evidence spans for the flagged labels: units at or above threshold, else the best unit.
+# A message's sentence is evidence for a label only if it scores within this margin of the label's
+# best sentence: in a long polite notice the one violating sentence scores near 1, and the
+# lawful sentences around it, lifted by the notice's vocabulary, do not belong in the evidence.
+MESSAGE_EVIDENCE_MARGIN = 0.25
+
+
+def evidence_for(result: TextScores, labels: list[str], flagged: list[str], thresholds: dict[str, float],
+                 margin: float | None = None) -> list[dict]:
+    """Evidence spans for the flagged labels: units at or above threshold (and, with ``margin``,
+    within ``margin`` of the label's best unit), else the best unit.
 
     Each item has the interface fields (label, text, start, end, score) plus, for taxonomy
-    labels, ``severity`` and ``grounds``, and for clauses their section ``heading``.
+    labels, ``severity`` and ``grounds``, and for clauses their section ``heading``. Documents
+    pass no margin: every clause at or above the threshold is evidence on its own.
     """
     evidence = []
     for label in flagged:
         k = labels.index(label)
         column = result.unit_scores[:, k]
-        chosen = [i for i in range(len(result.units)) if column[i] >= thresholds[label]] or [int(column.argmax())]
+        floor = thresholds[label] if margin is None else max(thresholds[label], float(column.max()) - margin)
+        chosen = [i for i in range(len(result.units)) if column[i] >= floor] or [int(column.argmax())]
         for i in chosen:
             unit = result.units[i]
             item = {"label": label, "text": unit.text, "start": unit.start, "end": unit.end, "score": float(column[i])}

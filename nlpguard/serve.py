@@ -39,7 +39,7 @@ from typing import Any, Literal
 from . import __version__
 from .errors import NlpguardError
 from .guard import Guard
-from .inputs import InputRecord
+from .inputs import MAX_RECORD_CHARS, InputRecord, over_limit
 from .modeldir import PACKAGED_MODELS
 
 try:
@@ -123,6 +123,9 @@ def _error(status: int, detail: str) -> _JSONResponse:
     return _JSONResponse({"detail": detail}, status_code=status)
 
 
+_DRAIN_FACTOR = 4  # an oversized body is read and discarded up to this many times the limit before the 413
+
+
 class _BodyLimit:
     """ASGI middleware: 413 for a body over ``max_bytes``, announced by Content-Length or counted as it arrives.
 
@@ -148,10 +151,10 @@ class _BodyLimit:
                 return
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > self.max_bytes:
-                await self._too_large(scope, receive, send)
-                return
             more = message.get("more_body", False)
+            if size > self.max_bytes:
+                await self._too_large(scope, receive, send, more)
+                return
         pending = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
 
         async def replay() -> dict:
@@ -159,7 +162,15 @@ class _BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: dict, receive: Any, send: Any) -> None:
+    async def _too_large(self, scope: dict, receive: Any, send: Any, more: bool = True) -> None:
+        """Read and discard the rest of the body (up to a bound) so the client sees the 413, then answer."""
+        drained = 0
+        while more and drained < _DRAIN_FACTOR * self.max_bytes:
+            message = await receive()
+            if message["type"] != "http.request":
+                return
+            drained += len(message.get("body", b""))
+            more = message.get("more_body", False)
         response = _error(413, f"request body is larger than the limit of {self.max_bytes} bytes; "
                                 "send fewer records per request")
         await response(scope, receive, send)
@@ -250,7 +261,8 @@ class _Batcher:
             first += len(request.records)
 
 
-def create_app(guard: Guard, *, max_body_bytes: int, max_records: int, timeout: float, batch_size: int) -> FastAPI:
+def create_app(guard: Guard, *, max_body_bytes: int, max_records: int, timeout: float, batch_size: int,
+               max_chars: int = MAX_RECORD_CHARS) -> FastAPI:
     """The FastAPI application serving ``guard`` (see the module docstring for endpoints and limits).
 
     Loads and warms up the model of every task of ``guard`` now, so that the first request is
@@ -295,7 +307,8 @@ def create_app(guard: Guard, *, max_body_bytes: int, max_records: int, timeout: 
             thresholds = guard.thresholds(request.task, request.thresholds)
         except ValueError as exc:
             raise HTTPException(422, f"thresholds: {exc}") from None
-        records = [InputRecord.from_mapping(record, f"request:{n}") for n, record in enumerate(request.records, start=1)]
+        records = [over_limit(InputRecord.from_mapping(record, f"request:{n}"), max_chars)
+                   for n, record in enumerate(request.records, start=1)]  # long texts never reach the queue
         try:
             outputs = await asyncio.wait_for(batcher.scan(records, request.task, thresholds), timeout)
         except asyncio.TimeoutError:
@@ -307,12 +320,12 @@ def create_app(guard: Guard, *, max_body_bytes: int, max_records: int, timeout: 
 
 
 def run(model: str | None, host: str, port: int, max_body_bytes: int, max_records: int, timeout: float,
-        batch_size: int, backend: str = "auto", threads: int | None = None) -> int:
+        batch_size: int, backend: str = "auto", threads: int | None = None, max_chars: int = MAX_RECORD_CHARS) -> int:
     """Load ``model`` once (ModelError when unusable, before listening), then serve until interrupted; return 0.
 
     ``backend`` and ``threads`` are :meth:`Guard.load`'s.
     """
     app = create_app(Guard.load(model, backend=backend, threads=threads), max_body_bytes=max_body_bytes, max_records=max_records,
-                     timeout=timeout, batch_size=batch_size)
+                     timeout=timeout, batch_size=batch_size, max_chars=max_chars)
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TAXONOMY_VERSION = "1.1"
+TAXONOMY_VERSION = "1.2"
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ def test_one_megabyte_single_line(tmp_path):
     assert len(text.encode("utf-8")) > 1_000_000
     path = tmp_path / "big.jsonl"
     path.write_bytes(jsonl({"id": "big", "text": text}, {"id": "small", "text": PLAIN}))
-    code, out, _ = scan(str(path), "--task", "messages")
+    code, out, _ = scan(str(path), "--task", "messages", "--max-chars", "1000000")  # over the 200,000 default
     assert code == 0 and [r["id"] for r in out] == ["big", "small"]
     assert "privacy_disclosure" in out[0]["labels"]
     for item in out[0]["evidence"]:  # offsets point into the 1 MB original
@@ -235,3 +235,40 @@ def test_resume_refuses_an_input_whose_texts_changed_under_the_same_ids(tmp_path
     source.write_bytes(source.read_bytes().replace("周末".encode(), "月底".encode()))  # same ids, other texts
     code, _, err = scan(str(source), "--task", "messages", "--output", str(output), "--resume")
     assert code == 2 and "the input changed since the interrupted run" in err and "Traceback" not in err
+
+
+def test_records_and_documents_over_the_size_limits_are_error_records(tmp_path):
+    source = tmp_path / "m.jsonl"
+    source.write_bytes(jsonl({"id": "big", "text": "还款" * 150_001}, {"id": "ok", "text": PLAIN}))
+    started = time.monotonic()
+    code, out, err = scan(str(source), "--task", "messages")
+    assert code == 1 and [r["id"] for r in out] == ["big", "ok"] and time.monotonic() - started < 30
+    assert "300,002 characters, over the limit of 200,000" in out[0]["error"] and "labels" in out[1]
+    code, out, _ = scan(str(source), "--task", "messages", "--max-chars", "400000")
+    assert code == 0 and all("labels" in r for r in out)
+    policy = tmp_path / "policy.txt"
+    policy.write_text("第一条 您注册即视为同意本政策全部条款。\n" * 100, encoding="utf-8")
+    code, out, _ = scan(str(policy), "--task", "clauses", "--max-document-chars", "1000")
+    assert code == 1 and "over the limit of 1,000" in out[0]["error"]
+
+
+def test_a_docx_that_inflates_past_the_cap_is_refused_before_inflating(tmp_path, monkeypatch):
+    import zipfile
+
+    from nlpguard import documents
+
+    bomb = tmp_path / "bomb.docx"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("word/document.xml", b"\0" * 5_000_000)  # 5 MB of zeros, a few KB compressed
+    monkeypatch.setattr(documents, "MAX_DOCX_INFLATED_BYTES", 1_000_000)
+    with pytest.raises(documents.DocumentError, match="inflates to 5,000,000 bytes, over the limit"):
+        documents.read_document(bomb)
+
+
+def test_deeply_nested_html_keeps_its_text(tmp_path):
+    from nlpguard.documents import read_document
+
+    page = tmp_path / "deep.html"
+    page.write_text("<html><body>" + "<div>" * 600 + "<p>第一条 您注册或使用本应用即视为同意本政策全部条款。</p>"
+                    + "</div>" * 600 + "<script>var x = 1;</script></body></html>", encoding="utf-8")
+    assert read_document(page) == "第一条 您注册或使用本应用即视为同意本政策全部条款。"

@@ -24,6 +24,7 @@ from nlpguard.serve import create_app
 
 MAX_BODY_BYTES = 20000
 MAX_RECORDS = 50
+MAX_CHARS = 3000
 
 MESSAGES = [
     "三天内不还钱就爆你通讯录，让你全家都知道你是老赖",
@@ -57,7 +58,8 @@ def server(tmp_path_factory):
     port = free_port()
     log = (tmp_path_factory.mktemp("serve") / "stderr.log").open("w+", encoding="utf-8")
     process = subprocess.Popen([sys.executable, "-m", "nlpguard.cli", "serve", "--port", str(port),
-                                "--max-body-bytes", str(MAX_BODY_BYTES), "--max-records", str(MAX_RECORDS)],
+                                "--max-body-bytes", str(MAX_BODY_BYTES), "--max-records", str(MAX_RECORDS),
+                                "--max-chars", str(MAX_CHARS)],
                                stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -321,3 +323,27 @@ def test_missing_model_exits_2_with_one_line():
     assert process.returncode == 2
     assert process.stderr.startswith("nlpguard: error:") and "no/such/dir" in process.stderr
     assert len(process.stderr.strip().splitlines()) == 1 and "Traceback" not in process.stderr
+
+
+def test_plain_clients_get_413_not_a_reset_for_an_oversized_body(server):
+    import urllib.error
+    import urllib.request
+
+    body = json.dumps({"task": "messages", "records": [{"text": "你好" * 4000}]}).encode("utf-8")
+    assert MAX_BODY_BYTES < len(body) < 4 * MAX_BODY_BYTES
+    request = urllib.request.Request(f"{server}/scan", data=body, headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as caught:  # a reset would raise URLError/ConnectionResetError
+        urllib.request.urlopen(request, timeout=30)
+    assert caught.value.code == 413 and str(MAX_BODY_BYTES) in json.loads(caught.value.read())["detail"]
+
+
+def test_long_texts_and_object_ids_are_error_records_before_any_scanning(client):
+    records = [{"id": "long", "text": "再不还钱就上门" * 500}, {"id": {"a": 1}, "text": "你好"},
+               {"id": "ok", "text": "明早八点我们的人就到你单位门口等你，不信你试试。"}]
+    response = client.post("/scan", json={"task": "messages", "records": records})
+    assert response.status_code == 200
+    out = response.json()["records"]
+    assert [set(r) for r in out[:2]] == [{"id", "error"}, {"id", "error"}]
+    assert "over the limit of 3,000" in out[0]["error"]
+    assert out[1]["id"] == "request:2" and "'id' must be a string or a number" in out[1]["error"]
+    assert out[2]["labels"] == ["intimidation"]

@@ -101,7 +101,7 @@ def test_html_report_has_groups_timeline_and_highlighted_messages(batch, tmp_pat
     assert "120 records" in page and "1 with errors" in page
     assert "<h2>By sender</h2>" in page and "agent-07" in page and "<h2>By campaign</h2>" in page
     assert "<svg" in page and "Flagged per hour (UTC)" in page
-    assert "<mark title='intimidation, privacy_disclosure'>再不还钱，我们就把你欠钱的事发到你们公司群里。</mark>" in page
+    assert "<mark title='privacy_disclosure'>再不还钱，我们就把你欠钱的事发到你们公司群里。</mark>" in page
     assert "您好，这里是某金融的还款提醒。" in page  # the unflagged context around the evidence
     assert "http://" not in page and "https://" not in page and "<script src" not in page
     if CHROMIUM is None:
