@@ -52,7 +52,12 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
               f"- Reference corpora (read from `../shared/corpora` when present): train {counts.get('real_train', 0)}, "
               f"dev {counts.get('real_dev', 0)}, test {counts.get('real_test', 0)} texts "
               + ("(real SMS and spam as compliant messages)." if spec.task == "messages" else "(hand-labelled real policy clauses)."),
-              "- Thresholds maximise each label's F1 on the dev split (dev = authored dev + reference dev)"
+              ("- Thresholds maximise each label's F1 on the scores of held-out writers (writer folds) plus reference dev "
+               "negatives, never on same-writer dev"
+               + (f", then are raised until at most {config['max_real_fp']:.2%} of the reference negatives reach them"
+                  if config.get("max_real_fp") is not None else "")
+               if metrics.get("writer_held_out") else
+               "- Thresholds maximise each label's F1 on the dev split (dev = authored dev + reference dev)")
               + (f", target precision {config['target_precision']}" if config.get("target_precision") else "") + ".",
               f"- Training time: {metrics.get('train_seconds')} s.", "",
               "## Metrics on the authored test split", ""]
