@@ -92,7 +92,8 @@ def assign_split(example: Example, seed: int) -> str:
 
 
 def derive_variants(task: str, split_examples: list[Example], rng: random.Random) -> list[Example]:
-    """Disguised variants (and, for v1 clauses' scheme, nothing else) built from one split's authored texts."""
+    """Disguised variants of one split's authored texts: for messages the same share of positives and
+    compliant texts (a disguise must not predict a label), for clauses some positives and hard negatives."""
     rates = VARIANT_RATE[task]
     variants = []
     for example in split_examples:
