@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from .baseline import ARCHITECTURE as BASELINE_ARCHITECTURE
+from . import __version__
 from .errors import NlpguardError
 from .guard import BATCH_SIZE, Guard
 from .inputs import (LINE_FORMATS, MAX_DOCUMENT_CHARS, MAX_RECORD_CHARS, InputRecord, check_encoding, check_input,
@@ -320,16 +321,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``nlpguard`` command."""
-    parser = _Parser(prog="nlpguard", description="Flag abusive collection messages and consent clauses in Chinese text.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = _Parser(prog="nlpguard", description="Flag abusive collection messages and consent clauses in Chinese text.",
+                     epilog="Run 'nlpguard COMMAND --help' for a command's options.")
+    parser.add_argument("--version", action="version", version=f"nlpguard {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     scan = commands.add_parser("scan", help="scan messages or agreement documents")
     scan.add_argument("inputs", nargs="+", metavar="INPUT",
                       help="file (.jsonl .csv .txt; for clauses also .md .html .pdf .docx), a folder (read recursively) or - for stdin")
-    scan.add_argument("--task", required=True, choices=TASKS)
+    scan.add_argument("--task", required=True, choices=TASKS, help="messages (collection messages, one per record) or clauses (agreements: each document split into clauses)")
     scan.add_argument("--model", help="model directory or packaged model name (default: the embedded default)")
     scan.add_argument("--output", help="output file (default: standard output)")
-    scan.add_argument("--format", default="jsonl", choices=FORMATS)
+    scan.add_argument("--format", default="jsonl", choices=FORMATS,
+                      help="jsonl: one interface record per line (default); csv: a row per record (clauses: per flagged "
+                           "clause); html: a self-contained report")
     scan.add_argument("--threshold", action="extend", nargs="+", default=[], metavar="LABEL=VALUE",
                       help="override labels' thresholds: one or more LABEL=VALUE after one flag, or the flag repeated")
     scan.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="texts per model call (default %(default)s)")
@@ -356,7 +361,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser("train", help="train a model directory (settings: --config JSON, options override)")
     train.add_argument("--config", help="JSON file of training settings (options override it)")
-    train.add_argument("--task", choices=TASKS)
+    train.add_argument("--task", choices=TASKS, help="the task the model is for")
     train.add_argument("--data", help="folder with train/dev/test.jsonl, or one JSONL file to split by group")
     train.add_argument("--output", help="model directory to write")
     train.add_argument("--backbone", help="baseline (default) or a BERT-family checkpoint: Hugging Face name or directory")
@@ -364,21 +369,24 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--label-column", help="labels column: a list or ';'-separated ids (default labels)")
     train.add_argument("--extra-negatives", help="comma-separated corpora (nus_sms_zh,fbs_spam_sms,cold) or none")
     train.add_argument("--corpora", help="folder of the reference corpora (default ../shared/corpora)")
-    train.add_argument("--aggregation", choices=("max_sentence", "whole"))
-    train.add_argument("--target-precision", type=float)
-    train.add_argument("--c", type=float)
-    train.add_argument("--min-df", type=int)
-    train.add_argument("--max-features", type=int)
+    train.add_argument("--aggregation", choices=("max_sentence", "whole"),
+                       help="messages: score each sentence and take the maximum (default), or the whole message")
+    train.add_argument("--target-precision", type=float,
+                       help="tune each label's threshold to this precision instead of its best F1")
+    train.add_argument("--c", type=float, help="baseline: inverse regularisation strength of each logistic regression (default 16)")
+    train.add_argument("--min-df", type=int, help="baseline: drop features seen in fewer training texts (default 2)")
+    train.add_argument("--max-features", type=int, help="baseline: keep at most this many features (default 300000)")
     train.add_argument("--char-ngrams", help="baseline character n-gram sizes LOW,HIGH (default 1,3)")
     train.add_argument("--real-negative-weight", type=float, help="weight of real-corpus negatives (default 0.3)")
     train.add_argument("--max-real-negatives", type=int, help="cap on real-corpus negatives in training")
-    train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-size", type=int)
-    train.add_argument("--learning-rate", type=float)
+    train.add_argument("--epochs", type=int, help="transformers: passes over the training data (default 4)")
+    train.add_argument("--batch-size", type=int, help="transformers: texts per optimisation step (default 32)")
+    train.add_argument("--learning-rate", type=float, help="transformers: AdamW peak learning rate (default 5e-5)")
     train.add_argument("--max-length", type=int, help="tokens per window (transformers)")
     train.add_argument("--stride", type=int, help="overlap of consecutive windows in tokens (transformers)")
-    train.add_argument("--grad-accum", type=int)
-    train.add_argument("--loss", choices=("bce", "focal"))
+    train.add_argument("--grad-accum", type=int, help="transformers: batches accumulated per step (default 1)")
+    train.add_argument("--loss", choices=("bce", "focal"),
+                       help="transformers: binary cross-entropy with per-label positive weights, or focal loss")
     train.add_argument("--patience", type=int, help="epochs without dev improvement before stopping")
     train.add_argument("--augment", type=float, help="share of training texts that get a disguised copy (0-1)")
     train.add_argument("--writer-folds", type=int,
@@ -388,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --writer-folds: cap each label's false-positive rate on real-negative dev texts")
     train.add_argument("--dedupe", action="store_true", default=None,
                        help="drop repeated texts (first kept; one text with two label sets stays an error)")
-    train.add_argument("--seed", type=int)
+    train.add_argument("--seed", type=int, help="seed of splits, sampling and training (default 0)")
     train.set_defaults(func=cmd_train)
 
     calibrate = commands.add_parser("calibrate", help="re-tune a trained model's thresholds on its dev data, no retraining")
@@ -398,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.set_defaults(func=cmd_calibrate)
 
     evaluate = commands.add_parser("evaluate", help="metrics of a model on labelled data")
-    evaluate.add_argument("--task", required=True, choices=TASKS)
+    evaluate.add_argument("--task", required=True, choices=TASKS, help="messages (collection messages, one per record) or clauses (agreements: each document split into clauses)")
     evaluate.add_argument("--data", required=True, nargs="+", help="labelled JSONL file(s)")
     evaluate.add_argument("--model", help="model directory or packaged name (default: embedded default)")
     evaluate.add_argument("--threshold", action="extend", nargs="+", default=[], metavar="LABEL=VALUE",
@@ -418,8 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="HTTP JSON API: POST /scan with a batch of records; GET /health; docs at /docs")
     serve.add_argument("--model", help="model directory or packaged model name (default: the embedded default)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (default %(default)s)")
     serve.add_argument("--max-body-bytes", type=int, default=8 * 1024 * 1024, help="larger requests get 413")
     serve.add_argument("--max-records", type=int, default=2000, help="records per request; more get 413")
     serve.add_argument("--timeout", type=float, default=30.0, help="seconds per request before 504")
@@ -432,10 +440,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
 
     data = commands.add_parser("data", help="data file tools")
-    data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    data_commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True, parser_class=_Parser)
     validate = data_commands.add_parser("validate", help="check labelled JSONL files")
-    validate.add_argument("files", nargs="+")
-    validate.add_argument("--task", choices=TASKS)
+    validate.add_argument("files", nargs="+", metavar="FILE", help="labelled JSON Lines files")
+    validate.add_argument("--task", choices=TASKS, help="check labels against this task (default: infer it)")
     validate.set_defaults(func=cmd_validate)
     return parser
 
@@ -450,6 +458,9 @@ def main(argv: list[str] | None = None) -> int:
             if "required: INPUT" in str(exc) and "--threshold" in argv:  # the inputs were read as thresholds
                 raise UsageError(f"{exc} (put the inputs before --threshold, or end its values with --)") from None
             raise
+        if args.command is None:  # bare `nlpguard`: show what it can do
+            build_parser().print_help()
+            return 0
         return args.func(args)
     except (UsageError, NlpguardError) as exc:
         print(f"nlpguard: error: {exc}", file=sys.stderr)

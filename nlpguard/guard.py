@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Iterable, overload
 
 from .errors import ModelError
-from .inputs import InputRecord
-from .modeldir import LoadedModel, bundle_tasks, load_model, resolve
+from .inputs import InputRecord, text_problem
+from .modeldir import DEFAULT_MODEL, LoadedModel, bundle_tasks, check_runtime, load_model, resolve
 from .scoring import MESSAGE_EVIDENCE_MARGIN, TextScores, evidence_for, score_texts
 from .taxonomy import check_task, families_of
 
@@ -49,9 +49,19 @@ class Guard:
             ModelError: the model is missing, corrupt or unusable.
         """
         guard = cls(model, backend, threads)
+        for task in guard._tasks:  # every model can run here (torch or onnxruntime present), checked now
+            check_runtime(model, task, backend)
         if len(guard._tasks) == 1:
-            guard.model(guard._tasks[0])  # a single model is checked at once
+            guard.model(guard._tasks[0])  # a single model is loaded at once
         return guard
+
+    def __repr__(self) -> str:
+        return (f"Guard(model={str(self._source or DEFAULT_MODEL)!r}, tasks={self._tasks}, backend={self._backend!r}, "
+                f"path={str(self._path)!r})")
+
+    def __call__(self, texts, task: str, thresholds: dict[str, float] | None = None, batch_size: int = BATCH_SIZE):
+        """Same as :meth:`scan`: ``guard(texts, task="messages")``."""
+        return self.scan(texts, task, thresholds, batch_size)
 
     @property
     def path(self) -> Path:
@@ -102,7 +112,10 @@ class Guard:
         Each record has ``labels`` (at or above threshold), ``scores`` (every label
         of the task), ``families`` and ``evidence`` (flagged sentences or clauses
         with offsets into the given text). For ``task="clauses"`` each text is a
-        document split into clauses.
+        document split into clauses. A text that cannot be scanned — empty, only
+        whitespace, lone surrogates — gets ``{"error": ...}`` instead, as in
+        ``nlpguard scan``; ``texts`` that is neither a string nor an iterable of
+        strings (``None``, a number, a list holding one) raises TypeError.
 
         Args:
             texts: a string or an iterable of strings.
@@ -112,16 +125,21 @@ class Guard:
         """
         if isinstance(texts, str):
             return self.scan([texts], task, thresholds, batch_size)[0]
+        if texts is None or not isinstance(texts, Iterable):
+            raise TypeError(f"texts must be a string or an iterable of strings, got {type(texts).__name__}")
         texts = list(texts)
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"text {i} is {type(text).__name__}, not str")
+        problems = [text_problem(text) for text in texts]
+        usable = [text for text, problem in zip(texts, problems) if problem is None]
         model = self.model(task)
         limits = self.thresholds(task, thresholds)
-        records: list[dict] = []
-        for begin in range(0, len(texts), batch_size):
-            records.extend(self._records(model, score_texts(model, texts[begin:begin + batch_size], limits), limits))
-        return records
+        scored: list[dict] = []
+        for begin in range(0, len(usable), batch_size):
+            scored.extend(self._records(model, score_texts(model, usable[begin:begin + batch_size], limits), limits))
+        results = iter(scored)
+        return [{"error": problem} if problem else next(results) for problem in problems]
 
     def scan_records(self, records: list[InputRecord], task: str, thresholds: dict[str, float] | None = None,
                      batch_size: int = BATCH_SIZE) -> list[dict]:

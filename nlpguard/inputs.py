@@ -11,6 +11,7 @@ import codecs
 import csv
 import io
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ import orjson
 from .documents import DOCUMENT_SUFFIXES, DocumentError, read_document
 
 LINE_FORMATS = ("jsonl", "csv", "txt")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 SUMMARY_FIELDS = ("sender", "campaign", "timestamp")
@@ -88,7 +90,7 @@ def text_problem(value: object) -> str | None:
         return f"'text' is {type(value).__name__}, not a string"
     if not value.strip():
         return "empty 'text'"
-    if any("\ud800" <= ch <= "\udfff" for ch in value):
+    if _SURROGATE.search(value):
         return "'text' holds undecodable bytes or lone surrogates (not valid UTF-8)"
     return None
 

@@ -183,6 +183,25 @@ def _load_scorer(directory: Path, spec: ModelSpec, backend: str, threads: int | 
     raise ModelError(f"model {directory} has unknown architecture {spec.architecture!r}")
 
 
+def check_runtime(model: str | Path | None, task: str, backend: str = "auto") -> None:
+    """Raise ModelError now when ``task``'s model cannot run here (e.g. a transformer without torch),
+    instead of at its first scan. Reads the config only; no weights are loaded."""
+    from . import onnx_backend, transformer
+
+    directory = task_dir(model, task)
+    spec = read_spec(directory)
+    if spec.architecture != transformer.ARCHITECTURE:
+        return
+    has_torch = bool(importlib.util.find_spec("torch") and importlib.util.find_spec("transformers"))
+    has_onnx_file = (directory / onnx_backend.ONNX_FILES["onnx"]).is_file()
+    if backend == "torch" or (backend == "auto" and not (has_onnx_file and not has_torch)):
+        if not has_torch:
+            raise ModelError(f"{directory} is a transformer model: it needs torch and transformers "
+                             "(pip install 'nlpguard[train]'), or an ONNX export (nlpguard export-onnx) and onnxruntime")
+    elif not importlib.util.find_spec("onnxruntime"):
+        raise ModelError("the ONNX backend needs onnxruntime: pip install 'nlpguard[onnx]'")
+
+
 def write_config(directory: Path, spec: ModelSpec, extra: dict[str, Any] | None = None) -> None:
     """Write ``config.json`` with the spec under ``"nlpguard"``, merged into ``extra`` (e.g. a transformers config)."""
     config = dict(extra or {})

@@ -191,3 +191,52 @@ def test_csv_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised(tmp_
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
     assert [row[0] for row in rows[1:]] == ["'" + p for p in payloads]  # the text itself is kept, after the quote
     assert any(c.startswith("privacy_disclosure@") for c in cells)  # ordinary cells are untouched
+
+
+def test_bare_command_lists_the_commands_and_version_prints():
+    code, out, err = run([])
+    assert code == 0 and all(name in out for name in ("scan", "train", "evaluate", "serve", "calibrate", "data"))
+    code, out, _ = run(["--version"])
+    from nlpguard import __version__
+
+    assert code == 0 and out.strip() == f"nlpguard {__version__}"
+
+
+def test_every_option_of_every_command_has_help_text():
+    import argparse
+
+    from nlpguard.cli import build_parser
+
+    missing = []
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, path + [name])
+            elif not action.help and action.dest != "help":
+                missing.append((path, action.dest))
+
+    walk(build_parser(), [])
+    assert missing == []
+
+
+def test_python_api_empty_and_none_texts_and_repr(guard):
+    assert guard.scan("", task="messages") == {"error": "empty 'text'"}
+    records = guard(["  ", "明早八点我们的人就到你单位门口等你，不信你试试。"], task="messages")
+    assert records[0] == {"error": "empty 'text'"} and records[1]["labels"] == ["intimidation"]
+    with pytest.raises(TypeError, match="texts must be a string or an iterable of strings, got NoneType"):
+        guard.scan(None, task="messages")
+    assert repr(guard).startswith("Guard(model='baseline', tasks=['messages', 'clauses']")
+
+
+def test_a_transformer_model_without_its_runtime_fails_at_load(monkeypatch):
+    import importlib.util
+
+    from nlpguard import Guard
+    from nlpguard.errors import ModelError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in ("torch", "transformers") else real(name, *a))
+    with pytest.raises(ModelError, match="needs torch and transformers"):
+        Guard.load("zh-bert-small")
