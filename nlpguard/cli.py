@@ -21,7 +21,7 @@ from .inputs import (LINE_FORMATS, MAX_DOCUMENT_CHARS, MAX_RECORD_CHARS, InputRe
                      expand_inputs, read_inputs)
 from .modeldir import BACKENDS
 from .outputs import FORMATS, make_writer
-from .taxonomy import TASKS
+from .taxonomy import TASKS, task_labels
 
 
 class UsageError(Exception):
@@ -164,7 +164,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     settings = json.loads(Path(args.config).read_text(encoding="utf-8")) if args.config else {}
     for key in TrainConfig.__dataclass_fields__:  # every setting with an option of the same name
         value = getattr(args, key, None)
-        if value is not None and key not in ("char_ngrams", "extra_negatives"):
+        if value is not None and key not in ("char_ngrams", "extra_negatives", "labels", "label_descriptions"):
             settings[key] = value
     if args.char_ngrams is not None:
         low, _, high = args.char_ngrams.partition(",")
@@ -174,6 +174,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(f"--char-ngrams expects LOW,HIGH such as 2,4, got {args.char_ngrams!r}") from None
     if args.extra_negatives is not None:
         settings["extra_negatives"] = [] if args.extra_negatives == "none" else args.extra_negatives.split(",")
+    if args.labels is not None:
+        settings["labels"] = [label.strip() for label in args.labels.split(",") if label.strip()]
+    if args.label_descriptions is not None:
+        try:
+            settings["label_descriptions"] = json.loads(Path(args.label_descriptions).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--label-descriptions {args.label_descriptions}: {exc}") from None
     missing = [k for k in ("task", "data", "output") if k not in settings]
     if missing:
         raise UsageError(f"train needs {', '.join('--' + k for k in missing)} (or a --config file naming them)")
@@ -197,7 +204,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """Evaluate a model on labelled files; print metrics, write errors."""
-    from .data import read_examples
+    from .data import read_any
     from .evaluation import evaluate, perturbation_metrics, slice_metrics
 
     guard = Guard.load(args.model)
@@ -206,7 +213,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         thresholds = guard.thresholds(args.task, parse_thresholds(args.threshold))
     except ValueError as exc:
         raise UsageError(f"--threshold: {exc}") from None
-    examples = [e for path in args.data for e in read_examples(path, args.task)]
+    labels = guard.labels(args.task)  # a model trained with its own labels is evaluated on them
+    examples = [e for path in args.data for e in read_any(path, args.task, labels, args.text_column or "text",
+                                                            args.label_column or "labels", allow_duplicates=True)]
     metrics, errors = evaluate(model, examples, thresholds)
     print(f"{'label':<22}{'P':>7}{'R':>7}{'F1':>7}{'PR-AUC':>8}{'support':>9}{'tp':>6}{'fp':>6}{'fn':>6}")
     for label, m in metrics["labels"].items():
@@ -308,13 +317,35 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_validate(args: argparse.Namespace) -> int:
-    """Check data files; print each problem with its FILE:LINE."""
-    from .data import validate_file
+MAX_PROBLEMS_SHOWN = 20
 
-    problems = [p for path in args.files for p in validate_file(path, args.task)]
-    for problem in problems:
+
+def _label_set(args: argparse.Namespace, task: str) -> list[str]:
+    """Labels a data file may use: ``--labels``, else the ``--model``'s, else the task's taxonomy labels."""
+    if getattr(args, "labels", None):
+        return [label.strip() for label in args.labels.split(",") if label.strip()]
+    if getattr(args, "model", None):
+        return Guard.load(args.model).labels(task)
+    return task_labels(task)
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check data files in any corpus format; print each problem (the first 20, then a count)."""
+    from .data import check_any, validate_file
+
+    problems = []
+    for path in args.files:
+        if args.task and (args.labels or args.model or not path.endswith(".jsonl") or args.text_column or args.label_column):
+            problems += check_any(path, args.task, _label_set(args, args.task), args.text_column or "text",
+                                  args.label_column or "labels")[1]
+        elif not args.task and (args.labels or args.model):
+            raise UsageError("--labels and --model need --task")
+        else:
+            problems += validate_file(path, args.task)
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:
         print(problem)
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        print(f"... and {len(problems) - MAX_PROBLEMS_SHOWN} more problem(s)")
     print(f"{len(args.files)} file(s), {len(problems)} problem(s)", file=sys.stderr)
     return 1 if problems else 0
 
@@ -365,6 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", help="folder with train/dev/test.jsonl, or one JSONL file to split by group")
     train.add_argument("--output", help="model directory to write")
     train.add_argument("--backbone", help="baseline (default) or a BERT-family checkpoint: Hugging Face name or directory")
+    train.add_argument("--labels", help="comma-separated label ids to train (default: the task's taxonomy labels); "
+                                        "labels outside the taxonomy need --label-descriptions")
+    train.add_argument("--label-descriptions", metavar="FILE",
+                       help="JSON object mapping each extra label to its description")
     train.add_argument("--text-column", help="text column of a CSV/JSONL/datasets corpus (default text)")
     train.add_argument("--label-column", help="labels column: a list or ';'-separated ids (default labels)")
     train.add_argument("--extra-negatives", help="comma-separated corpora (nus_sms_zh,fbs_spam_sms,cold) or none")
@@ -407,7 +442,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = commands.add_parser("evaluate", help="metrics of a model on labelled data")
     evaluate.add_argument("--task", required=True, choices=TASKS, help="messages (collection messages, one per record) or clauses (agreements: each document split into clauses)")
-    evaluate.add_argument("--data", required=True, nargs="+", help="labelled JSONL file(s)")
+    evaluate.add_argument("--data", required=True, nargs="+",
+                          help="labelled data: .jsonl, .csv, a datasets folder or hf:NAME[:SPLIT] (as for train)")
+    evaluate.add_argument("--text-column", help="text column of a CSV/JSONL/datasets corpus (default text)")
+    evaluate.add_argument("--label-column", help="labels column: a list or ';'-separated ids (default labels)")
     evaluate.add_argument("--model", help="model directory or packaged name (default: embedded default)")
     evaluate.add_argument("--threshold", action="extend", nargs="+", default=[], metavar="LABEL=VALUE",
                           help="override labels' thresholds, as for scan")
@@ -442,8 +480,13 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="data file tools")
     data_commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True, parser_class=_Parser)
     validate = data_commands.add_parser("validate", help="check labelled JSONL files")
-    validate.add_argument("files", nargs="+", metavar="FILE", help="labelled JSON Lines files")
-    validate.add_argument("--task", choices=TASKS, help="check labels against this task (default: infer it)")
+    validate.add_argument("files", nargs="+", metavar="FILE",
+                          help="labelled data: .jsonl, .csv, a datasets folder or hf:NAME[:SPLIT]")
+    validate.add_argument("--task", choices=TASKS, help="check labels against this task (default: infer it from a JSONL file)")
+    validate.add_argument("--model", help="check labels against this model's label set (needs --task)")
+    validate.add_argument("--labels", help="comma-separated label ids allowed, e.g. offensive,threat (needs --task)")
+    validate.add_argument("--text-column", help="text column (default text)")
+    validate.add_argument("--label-column", help="labels column (default labels)")
     validate.set_defaults(func=cmd_validate)
     return parser
 

@@ -123,6 +123,10 @@ def _raise_problems(problems: list[str]) -> None:
     more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
     hint = ("; to drop repeated texts (first kept) train with --dedupe or \"dedupe\": true in the config"
             if any("duplicate text" in p for p in problems) else "")
+    if any("unknown label" in p for p in problems):
+        hint += ("; to train with labels of your own, declare them with --labels a,b and --label-descriptions FILE "
+                 "(or \"labels\" and \"label_descriptions\" in the config, see training/configs/custom_labels.json); "
+                 "evaluate and data validate take a model's labels with --model")
     raise DataError("; ".join(problems[:10]) + more + hint)
 
 
@@ -194,19 +198,21 @@ def _label_list(value: object, where: str) -> list[str]:
     raise DataError(f"{where}: labels must be a list or a ';'-separated string, got {type(value).__name__}")
 
 
-def read_any(source: str | Path, task: str, labels: list[str], text_column: str = "text",
-             label_column: str = "labels", group_column: str = "group", allow_duplicates: bool = False) -> list[Example]:
-    """Read a researcher's labelled corpus into examples.
+def check_any(source: str | Path, task: str, labels: list[str], text_column: str = "text",
+              label_column: str = "labels", group_column: str = "group",
+              allow_duplicates: bool = False) -> tuple[list[Example], list[str]]:
+    """The examples of a researcher's labelled corpus and every problem found, each naming its record.
 
     ``source`` is a ``.jsonl`` or ``.csv`` file, a folder written by ``datasets``'
     ``save_to_disk``, or ``hf:NAME[:SPLIT]`` for ``datasets.load_dataset``. Text and
-    labels come from the named columns; labels may be lists or ``;``-separated strings.
-    Every label must be in ``labels``; the file is validated like ``data validate``. A repeated
-    text is an error unless ``allow_duplicates`` (then :func:`drop_duplicates` is the caller's).
+    labels come from the named columns; labels may be lists or ``;``-separated strings, and
+    must be in ``labels`` (or the task's own). A repeated text is a problem unless ``allow_duplicates``.
     """
     source = str(source)
     if source.endswith(".jsonl") and text_column == "text" and label_column == "labels":
-        return read_examples(source, task, list(labels), allow_duplicates)
+        return _parse_limited(Path(source), set(task_labels(task)) | set(labels), allow_duplicates)
+    if not (source.startswith("hf:") or Path(source).exists()):
+        return [], [f"{source}: no such file or folder"]
     rows: list[dict]
     if source.endswith(".jsonl"):
         rows = [json.loads(line) for line in open(source, encoding="utf-8") if line.strip()]
@@ -242,5 +248,20 @@ def read_any(source: str | Path, task: str, labels: list[str], text_column: str 
         seen.add(text)
         rid = str(row.get("id") or number)
         examples.append(Example(rid, text, found, group=str(row.get(group_column) or "")))
+    return examples, problems
+
+
+def _parse_limited(path: Path, allowed: set[str], allow_duplicates: bool) -> tuple[list[Example], list[str]]:
+    if not path.is_file():
+        return [], [f"{path}: no such file"]
+    return _parse(path, allowed, allow_duplicates)
+
+
+def read_any(source: str | Path, task: str, labels: list[str], text_column: str = "text",
+             label_column: str = "labels", group_column: str = "group", allow_duplicates: bool = False) -> list[Example]:
+    """Read a researcher's labelled corpus (see :func:`check_any`); DataError listing the first
+    problems when it has any (a repeated text is one unless ``allow_duplicates``, then
+    :func:`drop_duplicates` is the caller's)."""
+    examples, problems = check_any(source, task, labels, text_column, label_column, group_column, allow_duplicates)
     _raise_problems(problems)
     return examples
