@@ -84,6 +84,12 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise UsageError("--batch-size must be at least 1")
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be at least 1")
+    keep = tuple(name.strip() for name in (args.keep or "").split(",") if name.strip())
+    clashing = [name for name in keep if name in ("id", "text", "labels", "scores", "families", "evidence", "error")]
+    if clashing:
+        raise UsageError(f"--keep: {', '.join(clashing)} would overwrite fields of the output record")
+    if keep and args.format == "html":
+        raise UsageError("--keep applies to --format jsonl and csv")
     if args.max_chars < 1 or args.max_document_chars < 1:
         raise UsageError("--max-chars and --max-document-chars must be at least 1")
     if args.workers != "auto" and args.workers < 1:
@@ -125,7 +131,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     labels = guard.labels(args.task)
     summary = BatchSummary(labels, args.task) if args.summary else None
     stream = open(writing, "a" if args.resume else "w", encoding="utf-8", newline="") if target else sys.stdout
-    writer = make_writer(args.format, stream, labels, args.task)
+    writer = make_writer(args.format, stream, labels, args.task, keep)
     tqdm.monitor_interval = 0  # no monitor thread: worker processes fork from a single-threaded parent
     progress = tqdm(unit=" records", file=sys.stderr, disable=None if args.progress == "auto" else args.progress == "off",
                     desc="nlpguard scan", mininterval=1.0, initial=done)
@@ -369,6 +375,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--threshold", action="extend", nargs="+", default=[], metavar="LABEL=VALUE",
                       help="override labels' thresholds: one or more LABEL=VALUE after one flag, or the flag repeated")
     scan.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="texts per model call (default %(default)s)")
+    scan.add_argument("--keep", metavar="FIELD[,FIELD...]",
+                      help="copy these input fields (e.g. sender,campaign,timestamp) into each JSONL/CSV output record "
+                           "(null or empty where a record has none)")
     scan.add_argument("--max-chars", type=int, default=MAX_RECORD_CHARS, metavar="N",
                       help="longest text of one record, in characters; longer ones become error records "
                            "(default %(default)s)")

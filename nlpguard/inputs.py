@@ -15,7 +15,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator
 
 import orjson
 
@@ -35,13 +35,15 @@ class InputRecord:
     """One input record: its id and text, or its id and what is wrong with it.
 
     ``fields`` keeps the record's ``sender``, ``campaign`` and ``timestamp`` when
-    present (as strings), for batch summaries; scanning ignores them.
+    present (as strings), for batch summaries; ``extra`` every other field of a JSON object
+    or CSV row as given (for ``--keep``); scanning ignores both.
     """
 
     id: str
     text: str | None = None
     error: str | None = None
     fields: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, mapping: dict, default_id: str) -> "InputRecord":
@@ -49,12 +51,14 @@ class InputRecord:
         raw_id = mapping.get("id")
         rid = record_id(raw_id, default_id)
         fields = {k: str(mapping[k]) for k in SUMMARY_FIELDS if mapping.get(k) not in (None, "")}
+        extra = {k: v for k, v in mapping.items() if k not in ("id", "text")}
         if isinstance(raw_id, (dict, list, bool)):
-            return cls(default_id, error=f"'id' must be a string or a number, got {type(raw_id).__name__}", fields=fields)
+            return cls(default_id, error=f"'id' must be a string or a number, got {type(raw_id).__name__}",
+                       fields=fields, extra=extra)
         problem = text_problem(mapping.get("text"))
         if problem:
-            return cls(rid, error=problem, fields=fields)
-        return cls(rid, mapping["text"], fields=fields)
+            return cls(rid, error=problem, fields=fields, extra=extra)
+        return cls(rid, mapping["text"], fields=fields, extra=extra)
 
 
 def input_format(path: str, task: str, declared: str | None = None) -> str:
@@ -100,7 +104,7 @@ def over_limit(record: InputRecord, max_chars: int | None, what: str = "text") -
     if max_chars is None or record.text is None or len(record.text) <= max_chars:
         return record
     return InputRecord(record.id, error=f"{what} has {len(record.text):,} characters, over the limit of {max_chars:,} "
-                                        "(raise it with --max-chars)", fields=record.fields)
+                                        "(raise it with --max-chars)", fields=record.fields, extra=record.extra)
 
 
 def record_id(value: object, default: str) -> str:

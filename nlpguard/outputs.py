@@ -23,14 +23,23 @@ from .taxonomy import LABELS
 HTML_MAX_SHOWN = 500
 
 
-class JsonlWriter:
-    """One JSON object per line, exactly the interface record."""
+def kept_fields(source: InputRecord | None, keep: tuple[str, ...]) -> dict:
+    """The input fields named in ``keep`` (None where the input record has no such field)."""
+    extra = source.extra if source is not None else {}
+    return {name: extra.get(name) for name in keep}
 
-    def __init__(self, stream: TextIO, labels: list[str], task: str = "messages"):
+
+class JsonlWriter:
+    """One JSON object per line: the interface record, then the input fields named in ``keep``."""
+
+    def __init__(self, stream: TextIO, labels: list[str], task: str = "messages", keep: tuple[str, ...] = ()):
         self.stream = stream
+        self.keep = keep
 
     def write(self, record: dict, source: InputRecord | None = None) -> None:
         """Write one record (with \\u escapes if it holds lone surrogates that UTF-8 cannot encode)."""
+        if self.keep:
+            record = record | kept_fields(source, self.keep)
         try:
             self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
         except UnicodeEncodeError:  # raised before anything reaches the stream
@@ -66,20 +75,26 @@ class CsvWriter:
     would run as a formula (starting with = + - @, tab or CR) get a leading ``'``.
     """
 
-    def __init__(self, stream: TextIO, labels: list[str], task: str = "messages"):
+    def __init__(self, stream: TextIO, labels: list[str], task: str = "messages", keep: tuple[str, ...] = ()):
         self.stream = stream
         self.labels = labels
         self.task = task
+        self.keep = keep
         self.writer = _SafeCsv(stream)
         if task == "clauses":
             self.writer.writerow(["document", "start", "end", "heading", "clause", "labels", "severity", "grounds",
-                                  *[f"score_{l}" for l in labels], "error"])
+                                  *[f"score_{l}" for l in labels], "error", *keep])
         else:
-            self.writer.writerow(["id", "labels", "families", *[f"score_{l}" for l in labels], "evidence", "error"])
+            self.writer.writerow(["id", "labels", "families", *[f"score_{l}" for l in labels], "evidence", "error", *keep])
 
-    def _clause_rows(self, record: dict) -> None:
+    def _kept_cells(self, source: InputRecord | None) -> list:
+        return ["" if v is None else v if isinstance(v, (str, int, float)) else json.dumps(v, ensure_ascii=False)
+                for v in kept_fields(source, self.keep).values()]
+
+    def _clause_rows(self, record: dict, kept: list) -> None:
         if "error" in record or not record["evidence"]:
-            self.writer.writerow([record["id"], "", "", "", "", "", "", "", *[""] * len(self.labels), record.get("error", "")])
+            self.writer.writerow([record["id"], "", "", "", "", "", "", "", *[""] * len(self.labels), record.get("error", ""),
+                                  *kept])
             return
         clauses: dict[tuple[int, int], list[dict]] = {}
         for item in record["evidence"]:
@@ -91,17 +106,18 @@ class CsvWriter:
             grounds = " | ".join(item["grounds"] for item in items if item.get("grounds"))
             self.writer.writerow([record["id"], start, end, items[0].get("heading", ""), items[0]["text"],
                                   ";".join(i["label"] for i in items), severity, grounds,
-                                  *[scores.get(l, "") for l in self.labels], ""])
+                                  *[scores.get(l, "") for l in self.labels], "", *kept])
 
     def write(self, record: dict, source: InputRecord | None = None) -> None:
-        """Write one record as a row (messages) or as its flagged clauses (clauses)."""
+        """Write one record as a row (messages) or as its flagged clauses (clauses), kept fields last."""
+        kept = self._kept_cells(source)
         if self.task == "clauses":
-            self._clause_rows(record)
+            self._clause_rows(record, kept)
             return
         scores = record.get("scores", {})
         evidence = " | ".join(f"{e['label']}@{e['start']}-{e['end']}: {e['text']}" for e in record.get("evidence", []))
         self.writer.writerow([record["id"], ";".join(record.get("labels", [])), ";".join(record.get("families", [])),
-                              *[scores.get(l, "") for l in self.labels], evidence, record.get("error", "")])
+                              *[scores.get(l, "") for l in self.labels], evidence, record.get("error", ""), *kept])
 
     def close(self) -> None:
         """Flush the stream."""
@@ -299,8 +315,8 @@ class DocumentHtmlWriter:
 FORMATS = ("jsonl", "csv", "html")
 
 
-def make_writer(fmt: str, stream: TextIO, labels: list[str], task: str):
-    """The writer for an output format and task."""
+def make_writer(fmt: str, stream: TextIO, labels: list[str], task: str, keep: tuple[str, ...] = ()):
+    """The writer for an output format and task; JSONL and CSV carry the input fields named in ``keep``."""
     if fmt == "html":
         return (DocumentHtmlWriter if task == "clauses" else HtmlWriter)(stream, labels, task)
-    return {"jsonl": JsonlWriter, "csv": CsvWriter}[fmt](stream, labels, task)
+    return {"jsonl": JsonlWriter, "csv": CsvWriter}[fmt](stream, labels, task, keep)

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -325,7 +326,10 @@ def run(model: str | None, host: str, port: int, max_body_bytes: int, max_record
 
     ``backend`` and ``threads`` are :meth:`Guard.load`'s.
     """
-    app = create_app(Guard.load(model, backend=backend, threads=threads), max_body_bytes=max_body_bytes, max_records=max_records,
+    guard = Guard.load(model, backend=backend, threads=threads)
+    app = create_app(guard, max_body_bytes=max_body_bytes, max_records=max_records,
                      timeout=timeout, batch_size=batch_size, max_chars=max_chars)
+    print(f"nlpguard serve: model {_model_name(guard)} (tasks: {', '.join(guard.tasks)}) listening on "
+          f"http://{host}:{port} — POST /scan, GET /health, docs at /docs", file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0

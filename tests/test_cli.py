@@ -271,3 +271,20 @@ def test_a_custom_label_set_trains_evaluates_and_validates_end_to_end(tmp_path, 
     assert len(out) == 21 and out[-1] == "... and 10 more problem(s)" and "unknown label(s) ['scary']" in out[0]
     code, _, err = run(["train", "--task", "messages", "--data", str(bad), "--output", str(tmp_path / "m2"), *columns])
     assert code == 2 and "--labels a,b and --label-descriptions FILE" in err
+
+
+def test_keep_carries_input_fields_into_jsonl_and_csv_outputs(tmp_path, capsys):
+    rows = [{"id": "a", "text": MESSAGES[0], "sender": "agent-7", "meta": {"batch": 3}},
+            {"id": "b", "text": "", "sender": "agent-8"}, {"id": "c", "text": MESSAGES[1]}]
+    source = write_jsonl(tmp_path / "m.jsonl", rows)
+    assert main(["scan", str(source), "--task", "messages", "--keep", "sender,meta"]) == 1
+    out = lines(capsys.readouterr().out)
+    assert [(r["sender"], r["meta"]) for r in out] == [("agent-7", {"batch": 3}), ("agent-8", None), (None, None)]
+    assert "labels" in out[0] and "error" in out[1]  # the interface fields are untouched
+    output = tmp_path / "out.csv"
+    assert main(["scan", str(source), "--task", "messages", "--keep", "sender,meta", "--format", "csv",
+                 "--output", str(output)]) == 1
+    table = list(csv.DictReader(open(output, encoding="utf-8", newline="")))
+    assert [(r["sender"], r["meta"]) for r in table] == [("agent-7", '{"batch": 3}'), ("agent-8", ""), ("", "")]
+    code, _, err = run(["scan", str(source), "--task", "messages", "--keep", "labels"])
+    assert code == 2 and "would overwrite fields of the output record" in err

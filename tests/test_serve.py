@@ -70,6 +70,8 @@ def server(tmp_path_factory):
                 pytest.fail(f"nlpguard serve exited with {process.returncode}: {log.read()}")
             try:
                 if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    log.seek(0)
+                    assert f"listening on {url}" in log.read()  # the start is announced on stderr
                     break
             except httpx.TransportError:
                 pass
