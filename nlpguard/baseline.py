@@ -177,6 +177,7 @@ class TfidfLogReg:
         (directory / VOCAB_FILE).write_text(json.dumps(features, ensure_ascii=False), encoding="utf-8")
         save_file({"idf": self.vectorizer.idf_.astype(np.float32), "coef": self.coef, "intercept": self.intercept},
                   str(directory / WEIGHTS_FILE))
+        (directory / WEIGHTS_FILE).chmod(0o644)  # safetensors writes owner-only; a model folder is for sharing
 
     @classmethod
     def load(cls, directory: str | Path, labels: list[str]) -> "TfidfLogReg":

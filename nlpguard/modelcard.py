@@ -25,16 +25,64 @@ def _metrics_table(block: dict, labels: list[str]) -> list[str]:
     return rows
 
 
+PROJECT_DATA = {"messages": "data/messages", "clauses": "data/clauses"}
+
+
+def _is_project_model(spec: ModelSpec, config: dict) -> bool:
+    """Trained on nlpguard's own corpus with taxonomy labels only (so its domain claims hold)."""
+    return (all(label in LABELS for label in spec.labels)
+            and str(config.get("data", "")).rstrip("/").endswith(PROJECT_DATA[spec.task]))
+
+
+def _plain_transformers_snippet(spec: ModelSpec) -> list[str]:
+    """How to reproduce ``nlpguard scan`` scores with transformers alone."""
+    max_length, stride = spec.options.get("max_length", 256), spec.options.get("stride", 64)
+    return ["## Using it without nlpguard's scanner", "",
+            "It is a standard Hugging Face `AutoModelForSequenceClassification` directory, but nlpguard's "
+            "scores need three steps the plain pipeline does not do: the text is **normalised first** "
+            "(`nlpguard.normalize.normalize_text`: NFKC, traditional → simplified, disguise recovery; raw text "
+            "scores differ), each label's score is a **sigmoid** of its logit (not a softmax), and a text longer "
+            f"than {max_length} tokens is scored in windows of {max_length} tokens overlapping by {stride}, each "
+            "label taking its maximum. Thresholds are in `config.json` under `nlpguard.thresholds`.", "",
+            "```python",
+            "import json, torch",
+            "from transformers import AutoModelForSequenceClassification, AutoTokenizer",
+            "from nlpguard.normalize import normalize_text",
+            "",
+            "model = AutoModelForSequenceClassification.from_pretrained(DIR, use_safetensors=True).float().eval()",
+            "tokenizer = AutoTokenizer.from_pretrained(DIR)",
+            "spec = json.load(open(f'{DIR}/config.json'))['nlpguard']",
+            f"batch = tokenizer([normalize_text(t) for t in texts], truncation=True, max_length={max_length}, "
+            "padding=True, return_tensors='pt')",
+            "with torch.no_grad():",
+            "    scores = torch.sigmoid(model(**batch).logits)  # texts within the window length",
+            "flagged = [[l for l, s in zip(spec['labels'], row) if s >= spec['thresholds'][l]] for row in scores.tolist()]",
+            "```", ""]
+
+
 def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: dict) -> None:
-    """Write ``directory/README.md`` from the spec, the training settings and the metrics."""
+    """Write ``directory/README.md`` from the spec, the training settings and the metrics.
+
+    Domain claims (intended use, the authored corpus, reported speech) are made only for models
+    trained on nlpguard's own corpus with taxonomy labels; other models get a card that says
+    what they were trained on and nothing more.
+    """
     labels = spec.labels
-    lines = [f"# nlpguard model — task `{spec.task}`, backbone `{config['backbone']}`", "",
+    ours = _is_project_model(spec, config)
+    intended = _INTENDED[spec.task] if ours else (
+        f"Classifying Chinese texts into the labels below, as trained on `{config.get('data')}`. nlpguard's "
+        "debt-collection and consent-term claims do not apply: check the data's own documentation for what the "
+        "labels mean and where the model may be used.")
+    backbone = str(config["backbone"])
+    shipped = backbone == "baseline" or not (Path(backbone).is_absolute() or backbone.startswith(("runs/", "./", "../")))
+    lines = [f"# nlpguard model — task `{spec.task}`, backbone `{backbone}`"
+             + ("" if shipped else " (a local checkpoint, not shipped with this model)"), "",
              f"Architecture `{spec.architecture}`, normaliser `{spec.normalizer}`, taxonomy {spec.taxonomy}, "
              f"aggregation `{spec.aggregation}`. Load with `Guard.load(\"{directory}\")` or "
              f"`nlpguard scan --model {directory} --task {spec.task}`."
-             + (" It is also a standard Hugging Face `AutoModelForSequenceClassification` directory."
-                if spec.architecture.startswith("nlpguard.HF") else ""), "",
-             "## Intended use", "", _INTENDED[spec.task], "",
+             + (" It is also a Hugging Face `AutoModelForSequenceClassification` directory (see *Using it without "
+                "nlpguard's scanner*)." if spec.architecture.startswith("nlpguard.HF") else ""), "",
+             "## Intended use", "", intended, "",
              "## Out of scope", "",
              "- Legal conclusions: scores are evidence for a reviewer, not findings of a violation.",
              "- Languages other than Chinese; texts from domains other than consumer lending.",
@@ -57,10 +105,10 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
                + (f", then are raised until at most {config['max_real_fp']:.2%} of the reference negatives reach them"
                   if config.get("max_real_fp") is not None else "")
                if metrics.get("writer_held_out") else
-               "- Thresholds maximise each label's F1 on the dev split (dev = authored dev + reference dev)")
+               "- Thresholds maximise each label's F1 on the dev split" + (" (authored dev + reference dev)" if ours else ""))
               + (f", target precision {config['target_precision']}" if config.get("target_precision") else "") + ".",
               f"- Training time: {metrics.get('train_seconds')} s.", "",
-              "## Metrics on the authored test split", ""]
+              "## Metrics on the test split" + (" (authored)" if ours else ""), ""]
     lines += _metrics_table(metrics["test"], labels)
     held = metrics.get("writer_held_out")
     if held:
@@ -91,9 +139,15 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
     if metrics.get("history"):
         lines += ["", "## Fine-tuning history", "", "| epoch | train loss | dev macro-F1 | seconds | device |", "|---|---|---|---|---|"]
         lines += [f"| {h['epoch']} | {h['train_loss']} | {h['dev_macro_f1']} | {h['seconds']} | {h['device']} |" for h in metrics["history"]]
-    lines += ["", "## Limits", "",
-              "- The messages corpus is authored, not collected; expect a gap on real traffic and check thresholds on your own data.",
-              "- Reported speech, quotations and news about abuse are the main source of false alarms.",
-              "- Disguised spellings outside the training variants may be missed.", "",
+    if spec.architecture.startswith("nlpguard.HF"):
+        lines += [""] + _plain_transformers_snippet(spec)
+    limits = (["- The corpus is authored, not collected; expect a gap on real traffic and check thresholds on your own data.",
+               "- Reported speech, quotations and news about abuse are the main source of false alarms.",
+               "- Disguised spellings outside the training variants may be missed."] if ours and spec.task == "messages" else
+              ["- Authored clauses and a real-clause overlay from mainstream apps; real loan-app agreements are rare in "
+               "training. Check on your own documents."] if ours else
+              [f"- Measured only on the splits of `{config.get('data')}`; check thresholds on your own data before "
+               "relying on them."])
+    lines += ["", "## Limits", "", *limits, "",
               "Full settings: `training_config.json`; all figures: `metrics.json`.", ""]
     (directory / "README.md").write_text("\n".join(lines), encoding="utf-8")

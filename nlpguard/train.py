@@ -220,6 +220,15 @@ def _fit(config: TrainConfig, spec: ModelSpec, train_set: list[Example], weights
                     seed=config.seed, log=log)
 
 
+def align_tokenizer_config(directory: Path, spec: ModelSpec) -> None:
+    """Make ``tokenizer_config.json`` state the scanning window (``max_length``) the model was trained with."""
+    path = directory / "tokenizer_config.json"
+    if path.is_file() and "max_length" in spec.options:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+        settings["max_length"] = settings["model_max_length"] = spec.options["max_length"]
+        path.write_text(json.dumps(settings, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
 def _save(output: Path, spec: ModelSpec, scorer) -> None:
     if spec.architecture == baseline.ARCHITECTURE:
         scorer.save(output)
@@ -227,6 +236,7 @@ def _save(output: Path, spec: ModelSpec, scorer) -> None:
         return
     scorer.model.save_pretrained(str(output), safe_serialization=True)
     scorer.tokenizer.save_pretrained(str(output))
+    align_tokenizer_config(output, spec)
     hf_config = json.loads((output / "config.json").read_text(encoding="utf-8"))
     write_config(output, spec, extra=hf_config)
 

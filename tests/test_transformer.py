@@ -130,3 +130,42 @@ def test_a_model_folder_with_only_pickled_weights_is_refused(tiny_classifier, tm
     assert proc.returncode == 2 and proc.stdout == ""
     assert "no model.safetensors" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_model_card_snippet_reproduces_scan_scores_with_plain_transformers(tiny_classifier):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    directory, _ = tiny_classifier
+    card = (directory / "README.md").read_text(encoding="utf-8")
+    assert "normalised first" in card and "sigmoid" in card and "nlpguard.thresholds" in card
+    spec = json.loads((directory / "config.json").read_text())["nlpguard"]
+    tokenizer_config = json.loads((directory / "tokenizer_config.json").read_text())
+    assert tokenizer_config["max_length"] == spec["options"]["max_length"]  # the card's window, not another
+    texts = [t for t, _ in TINY_MESSAGES[:6]]
+    model = AutoModelForSequenceClassification.from_pretrained(str(directory), use_safetensors=True).float().eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(directory))
+    batch = tokenizer([normalize_text(t) for t in texts], truncation=True, max_length=spec["options"]["max_length"],
+                      padding=True, return_tensors="pt")
+    with torch.no_grad():
+        plain = torch.sigmoid(model(**batch).logits).numpy()
+    guard = Guard.load(str(directory))
+    scanned = np.array([[r["scores"][l] for l in spec["labels"]] for r in guard.scan(texts, task="messages")])
+    assert np.abs(plain - scanned).max() < 1e-3  # scan rounds scores to 4 decimals
+
+
+def test_cards_of_models_trained_on_other_data_make_no_debt_collection_claims(tiny_backbone, tmp_path):
+    from nlpguard.train import TrainConfig, train
+
+    data = tmp_path / "corpus.jsonl"
+    data.write_text("".join(json.dumps({"id": f"c{k}", "text": t, "labels": ["offensive"] if k % 2 else []},
+                                       ensure_ascii=False) + "\n" for k, (t, _) in enumerate(TINY_MESSAGES)), encoding="utf-8")
+    output = tmp_path / "model"
+    train(TrainConfig(task="messages", data=str(data), output=str(output), labels=["offensive"],
+                      label_descriptions={"offensive": "attacks a person"}, extra_negatives=[], min_df=1),
+          log=lambda line: None)
+    card = (output / "README.md").read_text(encoding="utf-8")
+    assert "Screening outbound debt-collection messages" not in card and "claims do not apply" in card
+    assert "authored" not in card and "Reported speech" not in card
+    assert str(data) in card
+    assert (output / "baseline.safetensors").stat().st_mode & 0o044 == 0o044  # readable by others, like the rest
