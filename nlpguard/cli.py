@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from datetime import timezone
 from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .baseline import ARCHITECTURE as BASELINE_ARCHITECTURE
 from . import __version__
@@ -84,6 +86,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
         raise UsageError("--batch-size must be at least 1")
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be at least 1")
+    try:
+        zone = timezone.utc if args.timezone.upper() == "UTC" else ZoneInfo(args.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"--timezone: unknown time zone {args.timezone!r} (an IANA name such as Asia/Shanghai)") from None
     keep = tuple(name.strip() for name in (args.keep or "").split(",") if name.strip())
     clashing = [name for name in keep if name in ("id", "text", "labels", "scores", "families", "evidence", "error")]
     if clashing:
@@ -129,9 +135,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
         fingerprint_path(writing).write_text(json.dumps(input_fingerprint(input_paths)), encoding="utf-8")
     done, errors = skip_written(records, writing) if args.resume else (0, 0)
     labels = guard.labels(args.task)
-    summary = BatchSummary(labels, args.task) if args.summary else None
+    summary = BatchSummary(labels, args.task, zone=zone) if args.summary else None
     stream = open(writing, "a" if args.resume else "w", encoding="utf-8", newline="") if target else sys.stdout
-    writer = make_writer(args.format, stream, labels, args.task, keep)
+    writer = make_writer(args.format, stream, labels, args.task, keep, zone)
     tqdm.monitor_interval = 0  # no monitor thread: worker processes fork from a single-threaded parent
     progress = tqdm(unit=" records", file=sys.stderr, disable=None if args.progress == "auto" else args.progress == "off",
                     desc="nlpguard scan", mininterval=1.0, initial=done)
@@ -375,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--threshold", action="extend", nargs="+", default=[], metavar="LABEL=VALUE",
                       help="override labels' thresholds: one or more LABEL=VALUE after one flag, or the flag repeated")
     scan.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="texts per model call (default %(default)s)")
+    scan.add_argument("--timezone", default="UTC", metavar="ZONE",
+                      help="time zone of timestamps without one, and of the hours in the batch report and summary "
+                           "(IANA name, e.g. Asia/Shanghai; default UTC)")
     scan.add_argument("--keep", metavar="FIELD[,FIELD...]",
                       help="copy these input fields (e.g. sender,campaign,timestamp) into each JSONL/CSV output record "
                            "(null or empty where a record has none)")

@@ -14,6 +14,7 @@ import csv
 import html
 import json
 from collections import Counter
+from datetime import timezone, tzinfo
 from typing import TextIO
 
 from .inputs import InputRecord
@@ -170,10 +171,10 @@ class HtmlWriter:
     """The message-batch report: counts per label and family, per sender and campaign, over time,
     and the top flagged messages with their evidence highlighted in the full text."""
 
-    def __init__(self, stream: TextIO, labels: list[str], task: str = "messages"):
+    def __init__(self, stream: TextIO, labels: list[str], task: str = "messages", zone: tzinfo = timezone.utc):
         self.stream = stream
         self.labels = labels
-        self.summary = BatchSummary(labels, task, top=HTML_MAX_SHOWN)
+        self.summary = BatchSummary(labels, task, top=HTML_MAX_SHOWN, zone=zone)
 
     def write(self, record: dict, source: InputRecord | None = None) -> None:
         """Count one record and keep it if it is among the highest-scoring flagged ones."""
@@ -219,7 +220,7 @@ class HtmlWriter:
         timeline = data["timeline"]
         if timeline["periods"]:
             periods = [(p["period"], p) for p in timeline["periods"]]
-            parts.append(f"<h2>Flagged per {e(timeline['unit'])} (UTC)</h2>{_bars(periods)}")
+            parts.append(f"<h2>Flagged per {e(timeline['unit'])} ({e(timeline['timezone'])})</h2>{_bars(periods)}")
             parts.append(self._groups(timeline["unit"], {p: counts for p, counts in periods}, len(periods), by_flagged=False))
             if timeline["unreadable_timestamps"]:
                 parts.append(f"<p><small>{timeline['unreadable_timestamps']} unreadable timestamps not counted.</small></p>")
@@ -315,8 +316,10 @@ class DocumentHtmlWriter:
 FORMATS = ("jsonl", "csv", "html")
 
 
-def make_writer(fmt: str, stream: TextIO, labels: list[str], task: str, keep: tuple[str, ...] = ()):
-    """The writer for an output format and task; JSONL and CSV carry the input fields named in ``keep``."""
+def make_writer(fmt: str, stream: TextIO, labels: list[str], task: str, keep: tuple[str, ...] = (),
+                zone: tzinfo = timezone.utc):
+    """The writer for an output format and task; JSONL and CSV carry the input fields named in ``keep``;
+    the messages report reads timestamps without a zone in ``zone`` and shows hours there."""
     if fmt == "html":
-        return (DocumentHtmlWriter if task == "clauses" else HtmlWriter)(stream, labels, task)
+        return DocumentHtmlWriter(stream, labels, task) if task == "clauses" else HtmlWriter(stream, labels, task, zone)
     return {"jsonl": JsonlWriter, "csv": CsvWriter}[fmt](stream, labels, task, keep)

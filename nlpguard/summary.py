@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 
 from .taxonomy import LABELS
 
 TOP_EXAMPLES = 200
 
 
-def parse_timestamp(value: str) -> datetime | None:
+def parse_timestamp(value: str, zone: tzinfo = timezone.utc) -> datetime | None:
     """An ISO 8601 date/time (``2026-11-25T09:30:00+08:00``, ``2026-11-25 09:30``) or Unix seconds
-    or milliseconds, as an aware datetime (naive times are taken as UTC); None when unreadable."""
+    or milliseconds, as an aware datetime (times without a zone are taken in ``zone``, UTC by
+    default); None when unreadable."""
     text = value.strip()
     try:
         number = float(text)
@@ -29,7 +30,7 @@ def parse_timestamp(value: str) -> datetime | None:
             moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             return None
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return moment if moment.tzinfo else moment.replace(tzinfo=zone)
     if number > 1e11:  # milliseconds
         number /= 1000
     try:
@@ -60,7 +61,9 @@ class _Group:
 class BatchSummary:
     """Streaming counts of a batch scan; see the module docstring."""
 
-    def __init__(self, labels: list[str], task: str = "messages", top: int = TOP_EXAMPLES):
+    def __init__(self, labels: list[str], task: str = "messages", top: int = TOP_EXAMPLES,
+                 zone: tzinfo = timezone.utc):
+        self.zone = zone
         self.labels = list(labels)
         self.task = task
         self.top = top
@@ -85,11 +88,13 @@ class BatchSummary:
             if name in fields:
                 groups[fields[name]].add(labels)
         if "timestamp" in fields:
-            moment = parse_timestamp(fields["timestamp"])
+            moment = parse_timestamp(fields["timestamp"], self.zone)
             if moment is None:
                 self.unreadable_timestamps += 1
             else:
-                self.hours[moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:00Z")].add(labels)
+                hour = moment.astimezone(self.zone).replace(minute=0, second=0, microsecond=0)
+                key = hour.strftime("%Y-%m-%dT%H:00Z") if self.zone is timezone.utc else hour.isoformat(timespec="minutes")
+                self.hours[key].add(labels)
         if labels:
             item = (max(record["scores"][label] for label in labels), -self.total.records,
                     {**record, "text": text, **{k: v for k, v in fields.items()}})
@@ -131,7 +136,7 @@ class BatchSummary:
             "families": dict(self.families),
             "by_sender": {k: g.to_dict() for k, g in sorted(self.groups["sender"].items())},
             "by_campaign": {k: g.to_dict() for k, g in sorted(self.groups["campaign"].items())},
-            "timeline": {"unit": unit, "periods": [{"period": p, **counts} for p, counts in periods],
+            "timeline": {"unit": unit, "timezone": str(self.zone), "periods": [{"period": p, **counts} for p, counts in periods],
                          "unreadable_timestamps": self.unreadable_timestamps},
             "top_flagged": [{k: r[k] for k in ("id", "labels", "scores", "evidence", "sender", "campaign", "timestamp")
                              if k in r} for r in self.top_examples()],

@@ -116,3 +116,22 @@ def test_summary_with_resume_is_a_usage_error(batch, tmp_path, capsys):
     assert main(["scan", str(path), "--task", "messages", "--output", str(tmp_path / "o.jsonl"), "--resume",
                  "--summary", str(tmp_path / "s.json")]) == 2
     assert "cannot be combined with --resume" in capsys.readouterr().err
+
+
+def test_timezone_reads_zoneless_timestamps_and_shows_hours_there(tmp_path, capsys):
+    rows = [{"id": "a", "text": "明早八点我们的人就到你单位门口等你，不信你试试。", "timestamp": "2026-11-25 09:30"},
+            {"id": "b", "text": "周末一起去爬山吗？", "timestamp": "2026-11-25T01:10:00Z"}]
+    source = tmp_path / "m.jsonl"
+    source.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    summary = tmp_path / "s.json"
+    assert main(["scan", str(source), "--task", "messages", "--summary", str(summary), "--timezone", "Asia/Shanghai",
+                 "--output", str(tmp_path / "o.jsonl")]) == 0
+    timeline = json.loads(summary.read_text(encoding="utf-8"))["timeline"]
+    assert timeline["timezone"] == "Asia/Shanghai"
+    assert [p["period"] for p in timeline["periods"]] == ["2026-11-25T09:00+08:00"]  # 01:10Z is 09:10 in Shanghai
+    report = tmp_path / "r.html"
+    assert main(["scan", str(source), "--task", "messages", "--format", "html", "--output", str(report),
+                 "--timezone", "Asia/Shanghai"]) == 0
+    assert "Flagged per hour (Asia/Shanghai)" in report.read_text(encoding="utf-8")
+    assert main(["scan", str(source), "--task", "messages", "--timezone", "Mars/Olympus"]) == 2
+    assert "unknown time zone 'Mars/Olympus'" in capsys.readouterr().err
