@@ -67,6 +67,26 @@ class _SafeCsv:
                               for cell in row])
 
 
+SEVERITY_WEIGHT = {"high": 3.0, "medium": 1.0}
+
+
+def clause_rows(evidence: list[dict]) -> list[dict]:
+    """One row per flagged clause, in evidence order: offsets, text, heading, every label, the highest
+    severity, each label's score and grounds (evidence items grouped by clause)."""
+    rows: dict[tuple[int, int], dict] = {}
+    for item in evidence:
+        row = rows.setdefault((item["start"], item["end"]), {"start": item["start"], "end": item["end"],
+                                                             "text": item["text"], "heading": item.get("heading", ""),
+                                                             "labels": [], "severity": "", "scores": {}, "grounds": {}})
+        row["labels"].append(item["label"])
+        row["scores"][item["label"]] = item["score"]
+        if SEVERITY_WEIGHT.get(item.get("severity", ""), 0) > SEVERITY_WEIGHT.get(row["severity"], 0):
+            row["severity"] = item["severity"]
+        if item.get("grounds"):
+            row["grounds"][item["label"]] = item["grounds"]
+    return list(rows.values())
+
+
 class CsvWriter:
     """Messages: one row per record (id, labels, families, a score column per label, evidence, error).
 
@@ -97,17 +117,10 @@ class CsvWriter:
             self.writer.writerow([record["id"], "", "", "", "", "", "", "", *[""] * len(self.labels), record.get("error", ""),
                                   *kept])
             return
-        clauses: dict[tuple[int, int], list[dict]] = {}
-        for item in record["evidence"]:
-            clauses.setdefault((item["start"], item["end"]), []).append(item)
-        for (start, end), items in clauses.items():
-            scores = {item["label"]: item["score"] for item in items}
-            severities = {item.get("severity") for item in items}
-            severity = "high" if "high" in severities else "medium" if "medium" in severities else ""
-            grounds = " | ".join(item["grounds"] for item in items if item.get("grounds"))
-            self.writer.writerow([record["id"], start, end, items[0].get("heading", ""), items[0]["text"],
-                                  ";".join(i["label"] for i in items), severity, grounds,
-                                  *[scores.get(l, "") for l in self.labels], "", *kept])
+        for row in clause_rows(record["evidence"]):
+            self.writer.writerow([record["id"], row["start"], row["end"], row["heading"], row["text"],
+                                  ";".join(row["labels"]), row["severity"], " | ".join(row["grounds"].values()),
+                                  *[row["scores"].get(l, "") for l in self.labels], "", *kept])
 
     def write(self, record: dict, source: InputRecord | None = None) -> None:
         """Write one record as a row (messages) or as its flagged clauses (clauses), kept fields last."""
@@ -250,8 +263,15 @@ function filterAll(q){q=q.toLowerCase();document.querySelectorAll('[data-filter]
 e.style.display=e.textContent.toLowerCase().includes(q)?'':'none'})}"""
 
 
+def severity_score(evidence: list[dict]) -> float:
+    """How much a document needs reading: per flagged (clause, label), its score weighted 3 for a
+    high-severity label and 1 for a medium one, summed."""
+    return round(sum(SEVERITY_WEIGHT.get(item.get("severity", ""), 1.0) * item["score"] for item in evidence), 2)
+
+
 class DocumentHtmlWriter:
-    """The agreements report: one row per document in a summary, then each document's flagged clauses."""
+    """The agreements report: documents ranked by severity score in a summary table, then each
+    document's flagged clauses, one row per clause with all its labels."""
 
     def __init__(self, stream: TextIO, labels: list[str], task: str = "clauses"):
         self.stream = stream
@@ -260,54 +280,67 @@ class DocumentHtmlWriter:
 
     def write(self, record: dict, source: InputRecord | None = None) -> None:
         """Keep the document's id, labels, evidence and error (not its text)."""
-        self.documents.append({k: record[k] for k in ("id", "labels", "evidence", "error") if k in record})
+        document = {k: record[k] for k in ("id", "labels", "evidence", "error") if k in record}
+        document["severity_score"] = severity_score(record.get("evidence", []))
+        self.documents.append(document)
+
+    def _ranked(self) -> list[tuple[int, dict]]:
+        """(anchor index, document), most severe first; unreadable documents last."""
+        return sorted(enumerate(self.documents), key=lambda pair: ("error" in pair[1], -pair[1]["severity_score"], pair[0]))
 
     def _summary(self) -> str:
         e = html.escape
         head = "".join(f"<th onclick='sortBy(this)' title='{e(LABELS[l].definition) if l in LABELS else ''}'>{e(l)}</th>"
                        for l in self.labels)
         rows = []
-        for doc in self.documents:
+        for index, doc in self._ranked():
             counts = Counter(item["label"] for item in doc.get("evidence", []))
             high = sum(1 for item in doc.get("evidence", []) if item.get("severity") == "high")
             cells = "".join(f"<td data-v='{counts[l]}' class='{'hit' if counts[l] else ''}'>{counts[l] or ''}</td>" for l in self.labels)
-            status = e(doc["error"]) if "error" in doc else f"{len(doc['labels'])} label(s)"
-            rows.append(f"<tr data-filter><td><a href='#doc-{len(rows)}'>{e(doc['id'])}</a></td><td data-v='{high}'>{high}</td>"
+            status = (e(doc["error"]) if "error" in doc else f"{len(doc['labels'])} label(s)" if doc["labels"]
+                      else "nothing flagged")
+            rows.append(f"<tr data-filter><td><a href='#doc-{index}'>{e(doc['id'])}</a></td>"
+                        f"<td data-v='{doc['severity_score']}'>{doc['severity_score']:g}</td><td data-v='{high}'>{high}</td>"
                         f"{cells}<td>{status}</td></tr>")
-        return (f"<table id='summary'><thead><tr><th onclick='sortBy(this)'>document</th>"
-                f"<th onclick='sortBy(this)'>high-severity clauses</th>{head}<th onclick='sortBy(this)'>status</th></tr></thead>"
-                f"<tbody>{''.join(rows)}</tbody></table>")
+        return (f"<div class='scroll'><table id='summary'><thead><tr><th onclick='sortBy(this)'>document</th>"
+                f"<th onclick='sortBy(this)' title='per flagged clause and label: its score, weighted 3 when the label "
+                f"is high-severity'>severity score</th><th onclick='sortBy(this)'>high-severity clauses</th>{head}"
+                f"<th onclick='sortBy(this)'>status</th></tr></thead><tbody>{''.join(rows)}</tbody></table></div>")
 
     def close(self) -> None:
         """Write the page."""
         e = html.escape
         flagged = sum(1 for d in self.documents if d.get("labels"))
         errors = sum(1 for d in self.documents if "error" in d)
-        parts = [f"<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'><title>nlpguard agreements report</title>"
-                 f"<style>{_STYLE} th{{cursor:pointer}} td.hit{{background:#ffe3e3}} input{{padding:4px;width:22em}}</style>"
+        parts = [f"<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'>"
+                 f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>nlpguard agreements report</title>"
+                 f"<style>{_STYLE} th{{cursor:pointer}} td.hit{{background:#ffe3e3}} input{{padding:4px;width:22em;max-width:90%}}"
+                 f" .scroll{{overflow-x:auto;max-width:100%}} td{{overflow-wrap:anywhere}}</style>"
                  f"<script>{_SCRIPT}</script></head><body><h1>nlpguard agreements report</h1>",
-                 f"<p>{len(self.documents)} documents, {flagged} with flagged clauses, {errors} unreadable. "
+                 f"<p>{len(self.documents)} documents, {flagged} with flagged clauses, {errors} unreadable; "
+                 f"{len(self.documents) - flagged - errors} with nothing flagged. Documents are ranked by severity score. "
                  f"Click a column to sort; type to filter.</p>",
                  "<p><input id='q' placeholder='filter documents and clauses' oninput='filterAll(this.value)'></p>",
                  self._summary()]
-        for index, doc in enumerate(self.documents):
+        for index, doc in self._ranked():
             parts.append(f"<section id='doc-{index}' data-filter><h2>{e(doc['id'])}</h2>")
             if "error" in doc:
                 parts.append(f"<p class='err'>{e(doc['error'])}</p></section>")
                 continue
             if not doc["evidence"]:
-                parts.append("<p>No clause flagged.</p></section>")
+                parts.append("<p>Nothing flagged: no clause reached a label's threshold.</p></section>")
                 continue
-            parts.append("<table><thead><tr><th onclick='sortBy(this)'>position</th><th>clause</th>"
-                         "<th onclick='sortBy(this)'>label</th><th onclick='sortBy(this)'>severity</th>"
+            parts.append("<div class='scroll'><table><thead><tr><th onclick='sortBy(this)'>position</th><th>clause</th>"
+                         "<th onclick='sortBy(this)'>labels</th><th onclick='sortBy(this)'>severity</th>"
                          "<th onclick='sortBy(this)'>score</th><th>legal grounds</th></tr></thead><tbody>")
-            for item in doc["evidence"]:
-                section = f"<br><small>{e(item['heading'])}</small>" if item.get("heading") else ""
-                parts.append(f"<tr data-filter><td data-v='{item['start']}'>{item['start']}–{item['end']}</td>"
-                             f"<td><mark>{e(item['text'])}</mark>{section}</td><td>{e(item['label'])}</td>"
-                             f"<td class='{item.get('severity', '')}'>{e(item.get('severity', ''))}</td>"
-                             f"<td data-v='{item['score']}'>{item['score']:.3f}</td><td>{e(item.get('grounds', ''))}</td></tr>")
-            parts.append("</tbody></table></section>")
+            for row in clause_rows(doc["evidence"]):
+                section = f"<br><small>{e(row['heading'])}</small>" if row["heading"] else ""
+                parts.append(f"<tr data-filter><td data-v='{row['start']}'>{row['start']}–{row['end']}</td>"
+                             f"<td><mark>{e(row['text'])}</mark>{section}</td><td>{e(', '.join(row['labels']))}</td>"
+                             f"<td class='{row['severity']}'>{e(row['severity'])}</td>"
+                             f"<td data-v='{max(row['scores'].values())}'>{max(row['scores'].values()):.3f}</td>"
+                             f"<td>{e(' | '.join(f'{l}: {g}' for l, g in row['grounds'].items()))}</td></tr>")
+            parts.append("</tbody></table></div></section>")
         parts.append("</body></html>\n")
         self.stream.write("".join(parts))
         self.stream.flush()

@@ -66,3 +66,21 @@ def test_html_report_renders_in_headless_chromium(folder, tmp_path):
     subprocess.run([CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,900",
                     f"--screenshot={shot}", report.as_uri()], capture_output=True, timeout=120)
     assert shot.is_file() and shot.stat().st_size > 10_000
+
+
+def test_agreements_report_ranks_documents_and_shows_each_clause_once(tmp_path):
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "a_fair.md").write_text("1. 我们仅在您申请借款时收集姓名和身份证号码，用于身份核验。\n", encoding="utf-8")
+    (root / "b_loan.txt").write_text(POLICY.read_text(encoding="utf-8"), encoding="utf-8")
+    (root / "c_two_labels.txt").write_text(
+        "第一条 您使用本应用即视为同意本政策，本公司有权随时单方修改本协议且无需通知您。\n", encoding="utf-8")
+    report = tmp_path / "report.html"
+    main(["scan", str(root), "--task", "clauses", "--format", "html", "--output", str(report)])
+    page = report.read_text(encoding="utf-8")
+    order = [page.index(f"<h2>{name}</h2>") for name in ("b_loan.txt", "c_two_labels.txt", "a_fair.md")]
+    assert order == sorted(order)  # most severe first, nothing flagged last
+    assert "Nothing flagged" in page and "nothing flagged</td>" in page and "class='scroll'" in page
+    section = page[page.index("<h2>c_two_labels.txt</h2>"):]
+    rows = section[:section.index("</section>")].count("<tr data-filter>")
+    assert rows == 1 and "bundled_consent, unilateral_terms" in section  # one row, both labels
