@@ -37,6 +37,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Sequence
 
 import pandas as pd
 from pyspark import SparkFiles
@@ -59,6 +60,8 @@ OUTPUT_SCHEMA = (
     "severity:string,grounds:string,heading:string>>, error string"
 )
 
+OUTPUT_FIELDS = ("id", "labels", "families", "scores", "evidence", "error")
+
 _GUARDS: dict[str, Guard] = {}  # per Python worker: the model loaded from each shipped directory, by content digest
 
 
@@ -79,19 +82,22 @@ def _column(values: pd.Series) -> list:
 
 
 def _scan_batches(batches: Iterator[pd.DataFrame], digest: str, files: Broadcast, task: str,
-                  thresholds: dict[str, float], batch_size: int, backend: str, threads: int) -> Iterator[pd.DataFrame]:
+                  thresholds: dict[str, float], batch_size: int, backend: str, threads: int,
+                  keep: tuple[str, ...] = ()) -> Iterator[pd.DataFrame]:
     guard = _worker_guard(digest, files, backend, threads)
     for batch in batches:
         records = [InputRecord.from_mapping({"id": rid, "text": text}, "")
                    for rid, text in zip(_column(batch["id"]), _column(batch["text"]))]
         outputs = guard.scan_records(records, task, thresholds, batch_size)
-        yield pd.DataFrame({name: [output.get(name) for output in outputs]
-                            for name in ("id", "labels", "families", "scores", "evidence", "error")})
+        scanned = pd.DataFrame({name: [output.get(name) for output in outputs] for name in OUTPUT_FIELDS})
+        for k, name in enumerate(keep):  # kept input columns ride along unchanged, row for row
+            scanned[name] = batch[f"_keep{k}"].to_numpy()
+        yield scanned
 
 
 def scan_dataframe(df: DataFrame, task: str = "messages", model: str | Path | None = None, *, text_col: str = "text",
                    id_col: str = "id", thresholds: dict[str, float] | None = None, batch_size: int = BATCH_SIZE,
-                   backend: str = "auto", threads: int = 1) -> DataFrame:
+                   backend: str = "auto", threads: int = 1, keep: Sequence[str] = ()) -> DataFrame:
     """Scan every row of ``df``: one output row per input row, with the fields of ``nlpguard scan``'s records.
 
     The output has the columns of :data:`OUTPUT_SCHEMA`: ``id`` (the id column cast to
@@ -114,6 +120,8 @@ def scan_dataframe(df: DataFrame, task: str = "messages", model: str | Path | No
         backend: runtime of a transformer model on the executors (``torch``, ``onnx``, ``onnx-int8``, ``auto``).
         threads: CPU threads per Python worker for a transformer model (default 1: Spark already
             runs one task per core).
+        keep: input columns carried unchanged into the output (after the record's columns), e.g.
+            ``["sender", "campaign", "sent_at"]``, so results need no join back on the id.
 
     Raises:
         ValueError: a missing or non-string column, an unknown task or threshold label, a bad batch size.
@@ -128,6 +136,12 @@ def scan_dataframe(df: DataFrame, task: str = "messages", model: str | Path | No
                          f"e.g. df.withColumn({id_col!r}, pyspark.sql.functions.monotonically_increasing_id())")
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    keep = tuple(keep)
+    missing = [name for name in keep if name not in df.columns]
+    clashing = [name for name in keep if name in OUTPUT_FIELDS]
+    if missing or clashing:
+        raise ValueError(f"keep: {clashing} would overwrite output columns" if clashing else
+                         f"keep: no column {missing} in the DataFrame")
     guard = Guard.load(model, backend=backend)
     limits = guard.thresholds(task, thresholds)
     directory = guard.model(task).path
@@ -136,9 +150,12 @@ def scan_dataframe(df: DataFrame, task: str = "messages", model: str | Path | No
     for name, data in files.items():
         digest.update(name.encode("utf-8") + b"\0" + hashlib.sha256(data).digest())
     scan = functools.partial(_scan_batches, digest=digest.hexdigest(), files=df.sparkSession.sparkContext.broadcast(files),
-                             task=task, thresholds=limits, batch_size=batch_size, backend=backend, threads=threads)
-    pairs = df.select(F.col(id_col).cast("string").alias("id"), F.col(text_col).alias("text"))
-    return pairs.mapInPandas(scan, OUTPUT_SCHEMA)
+                             task=task, thresholds=limits, batch_size=batch_size, backend=backend, threads=threads,
+                             keep=keep)
+    pairs = df.select(F.col(id_col).cast("string").alias("id"), F.col(text_col).alias("text"),
+                      *[F.col(name).alias(f"_keep{k}") for k, name in enumerate(keep)])
+    schema = ", ".join([OUTPUT_SCHEMA] + [f"`{name}` {df.schema[name].dataType.simpleString()}" for name in keep])
+    return pairs.mapInPandas(scan, schema)
 
 
 def to_records(rows: Iterable[Row | Mapping]) -> Iterator[dict]:
@@ -171,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="texts per model call (default %(default)s)")
     parser.add_argument("--backend", choices=BACKENDS, default="auto", help="runtime of a transformer model")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per Python worker (default 1)")
+    parser.add_argument("--keep", default="", metavar="COLUMN[,COLUMN...]", help="input columns to carry into the output")
     args = parser.parse_args(argv)
     spark = None
     try:
@@ -178,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
         spark = SparkSession.builder.appName("nlpguard scan").getOrCreate()
         scanned = scan_dataframe(spark.read.parquet(args.input), args.task, args.model, text_col=args.text_col,
                                  id_col=args.id_col, thresholds=overrides, batch_size=args.batch_size,
-                                 backend=args.backend, threads=args.threads)
+                                 backend=args.backend, threads=args.threads,
+                                 keep=[name for name in args.keep.split(",") if name])
         scanned.write.parquet(args.output)
         total, errors = spark.read.parquet(args.output).agg(F.count("*"), F.count("error")).first()
     except (UsageError, ValueError, NlpguardError, AnalysisException) as exc:

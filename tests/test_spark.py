@@ -123,3 +123,15 @@ def test_null_id_becomes_empty_string(spark):
 def test_bad_arguments_raise_before_any_job(spark, schema, kwargs, message):
     with pytest.raises(ValueError, match=message):
         scan_dataframe(spark.createDataFrame([], schema), "messages", **kwargs)
+
+
+def test_kept_input_columns_ride_along_row_for_row(spark):
+    df = spark.createDataFrame([("a", KNOWN, "agent-7", 3), ("b", "周末一起去爬山吗？我带水", "agent-8", 5), ("c", "", None, 1)],
+                               "id string, text string, sender string, attempt int")
+    rows = [r.asDict() for r in scan_dataframe(df, keep=["sender", "attempt"]).collect()]
+    assert [(r["id"], r["sender"], r["attempt"]) for r in rows] == [("a", "agent-7", 3), ("b", "agent-8", 5), ("c", None, 1)]
+    assert "privacy_disclosure" in rows[0]["labels"] and rows[2]["error"] == "empty 'text'"
+    with pytest.raises(ValueError, match="would overwrite output columns"):
+        scan_dataframe(df, keep=["labels"])
+    with pytest.raises(ValueError, match="no column"):
+        scan_dataframe(df, keep=["campaign"])
