@@ -18,6 +18,7 @@ _ITEM_START = re.compile(
     r"|[\u2460-\u2473\u3251-\u325f]|[•·\-\*■●◆▪])"
 )
 _MIN_UNIT_CHARS = 6
+_LEAD_IN_CHARS = 10  # a clause lead-in ending in a colon shorter than this joins the clause after it
 # A heading: one short line without sentence punctuation (一、总则 / 第三章 … / ## … / 隐私政策).
 _HEADING_LINE = re.compile(r"(?m)^[ \t\u3000#*]*([^\n。！？!?；;，,：:]{2,30}?)[ \t\u3000*]*$")
 
@@ -40,15 +41,23 @@ def _trimmed(text: str, start: int, end: int) -> Span | None:
     return Span(start, end, text[start:end]) if end > start else None
 
 
-def _merge_short(text: str, spans: list[Span], min_chars: int) -> list[Span]:
-    """Merge fragments shorter than ``min_chars`` into the following unit (or the previous one)."""
+def _is_lead_in(span: Span) -> bool:
+    """A clause fragment that cannot stand alone: a separator line (``==========``, no letter, digit
+    or ideograph) or a short lead-in ending in a colon (``这些信息包括：``)."""
+    text = span.text.strip()
+    return not any(c.isalnum() for c in text) or (len(text) < _LEAD_IN_CHARS and text.endswith(("：", ":")))
+
+
+def _merge_short(text: str, spans: list[Span], min_chars: int, lead_ins: bool = False) -> list[Span]:
+    """Merge fragments shorter than ``min_chars`` (and, with ``lead_ins``, separator lines and short
+    colon lead-ins) into the following unit (or the previous one)."""
     merged: list[Span] = []
     pending: Span | None = None
     for span in spans:
         if pending is not None:
             span = Span(pending.start, span.end, text[pending.start:span.end])
             pending = None
-        if len(span.text) < min_chars:
+        if len(span.text) < min_chars or (lead_ins and _is_lead_in(span)):
             pending = span
             continue
         merged.append(span)
@@ -81,7 +90,8 @@ def split_clauses(document: str, min_chars: int = _MIN_UNIT_CHARS) -> list[Span]
     A clause boundary falls at each line that starts a numbered item
     (第X条, 一、, （一）, 1., 1.1, ①, bullets) and at every sentence end
     inside an item; short fragments such as a bare item number are merged into
-    the text that follows them.
+    the text that follows them, and so are separator lines (``==========``) and short lead-ins
+    ending in a colon (``这些信息包括：``).
     """
     starts = sorted({0, *(m.start() for m in _ITEM_START.finditer(document))})
     spans: list[Span] = []
@@ -89,7 +99,7 @@ def split_clauses(document: str, min_chars: int = _MIN_UNIT_CHARS) -> list[Span]
         block = document[begin:finish]
         for sentence in split_sentences(block, min_chars=1):
             spans.append(Span(begin + sentence.start, begin + sentence.end, sentence.text))
-    return _with_headings(document, _merge_short(document, spans, min_chars))
+    return _with_headings(document, _merge_short(document, spans, min_chars, lead_ins=True))
 
 
 def starts_item(line: str) -> bool:
@@ -99,7 +109,8 @@ def starts_item(line: str) -> bool:
 
 def headings_of(document: str) -> list[tuple[int, str]]:
     """``(offset, heading)`` for every heading-like line: short, no sentence punctuation."""
-    return [(m.start(1), m.group(1).strip()) for m in _HEADING_LINE.finditer(document) if m.group(1).strip()]
+    return [(m.start(1), m.group(1).strip()) for m in _HEADING_LINE.finditer(document)
+            if any(c.isalnum() for c in m.group(1))]  # a separator line (=====) is no heading
 
 
 def _with_headings(document: str, spans: list[Span]) -> list[Span]:

@@ -40,3 +40,16 @@ def test_sentences_keep_offsets_and_merge_tiny_fragments():
 
 def test_text_without_boundaries_is_one_unit():
     assert [s.text for s in split_sentences("  明早八点我们到你单位门口等你  ")] == ["明早八点我们到你单位门口等你"]
+
+
+def test_separator_lines_and_colon_lead_ins_join_their_neighbours():
+    from nlpguard.segment import split_clauses
+
+    doc = ("隐私政策\n==========\n这些信息包括：\n1. 您的姓名和身份证号码，用于身份核验。\n2. 您的手机号码，用于登录。\n"
+           "----------\n第二条 您使用本应用即视为同意本政策。")
+    clauses = split_clauses(doc)
+    texts = [c.text for c in clauses]
+    assert not any(t.strip("=-\n ") == "" for t in texts)  # no separator on its own
+    assert "这些信息包括：\n1. 您的姓名和身份证号码，用于身份核验。" in texts
+    assert all(doc[c.start:c.end] == c.text for c in clauses)
+    assert all(c.heading in ("", "隐私政策") for c in clauses)  # separators are no section headings
