@@ -242,7 +242,7 @@ def test_a_transformer_model_without_its_runtime_fails_at_load(monkeypatch):
         Guard.load("zh-bert-small")
 
 
-def test_a_custom_label_set_trains_evaluates_and_validates_end_to_end(tmp_path, capsys):
+def test_a_custom_label_set_trains_evaluates_validates_and_scans_end_to_end(tmp_path):
     offensive = ["你这种人就是垃圾", "滚远点，废物", "真是个蠢货", "人渣一个", "脑子有病吧你", "恶心死了你这个骗子"]
     fine = ["今天天气不错", "明天一起吃饭吧", "谢谢你的帮助", "会议改到三点", "快递到了记得拿", "周末去爬山吗"]
     corpus = tmp_path / "corpus.csv"
@@ -254,21 +254,22 @@ def test_a_custom_label_set_trains_evaluates_and_validates_end_to_end(tmp_path, 
     descriptions.write_text(json.dumps({"offensive": "attacks a person"}), encoding="utf-8")
     model = tmp_path / "model"
     columns = ["--text-column", "content", "--label-column", "label"]
-    assert main(["train", "--task", "messages", "--data", str(corpus), "--output", str(model), "--labels", "offensive",
-                 "--label-descriptions", str(descriptions), "--extra-negatives", "none", "--min-df", "1", "--dedupe",
-                 *columns]) == 0
-    capsys.readouterr()
-    assert main(["evaluate", "--task", "messages", "--model", str(model), "--data", str(corpus), *columns]) == 0
-    assert "offensive" in capsys.readouterr().out
-    capsys.readouterr()
-    assert main(["data", "validate", str(corpus), "--task", "messages", "--model", str(model), *columns]) == 1
-    assert capsys.readouterr().out.splitlines() == [f"{corpus}: record 13: duplicate text"]  # the labels are known
+    code, _, err = run(["train", "--task", "messages", "--data", str(corpus), "--output", str(model), "--labels",
+                        "offensive", "--label-descriptions", str(descriptions), "--extra-negatives", "none",
+                        "--min-df", "1", "--dedupe", *columns])
+    assert code == 0, err
+    code, out, _ = run(["evaluate", "--task", "messages", "--model", str(model), "--data", str(corpus), *columns])
+    assert code == 0 and "offensive" in out
+    code, out, _ = run(["data", "validate", str(corpus), "--task", "messages", "--model", str(model), *columns])
+    assert code == 1 and out.splitlines() == [f"{corpus}: record 13: duplicate text"]  # the labels are known
+    code, out, _ = run(["scan", "-", "--task", "messages", "--model", str(model)],
+                       stdin=json.dumps({"id": "x", "text": "你这种人就是垃圾"}, ensure_ascii=False).encode("utf-8"))
+    assert code == 0 and lines(out)[0]["labels"] == ["offensive"] and set(lines(out)[0]["scores"]) == {"offensive"}
     bad = tmp_path / "bad.csv"
     bad.write_text("content,label\n" + "".join(f"文本{k},scary\n" for k in range(30)), encoding="utf-8")
-    capsys.readouterr()
-    assert main(["data", "validate", str(bad), "--task", "messages", "--model", str(model), *columns]) == 1
-    out = capsys.readouterr().out.splitlines()
-    assert len(out) == 21 and out[-1] == "... and 10 more problem(s)" and "unknown label(s) ['scary']" in out[0]
+    code, out, _ = run(["data", "validate", str(bad), "--task", "messages", "--model", str(model), *columns])
+    assert code == 1 and len(out.splitlines()) == 21 and out.splitlines()[-1] == "... and 10 more problem(s)"
+    assert "unknown label(s) ['scary']" in out.splitlines()[0]
     code, _, err = run(["train", "--task", "messages", "--data", str(bad), "--output", str(tmp_path / "m2"), *columns])
     assert code == 2 and "--labels a,b and --label-descriptions FILE" in err
 
