@@ -58,6 +58,7 @@ def segment(text: str) -> list[str]:
     splits them. The words are identical to jieba's (checked on 20,000 real SMS and the
     authored corpus by the tests) at about a tenth of the time.
     """
+    cut = _segmenter().cut
     words: list[str] = []
     for k, block in enumerate(_JIEBA_BLOCK.split(text)):
         if not block:
@@ -66,7 +67,7 @@ def segment(text: str) -> list[str]:
             for piece in _JIEBA_SPACE.split(block):
                 words.extend([piece] if _JIEBA_SPACE.fullmatch(piece) else piece)
             continue
-        for word in _segmenter().cut(block):
+        for word in cut(block):
             if len(word) > 1 and word.isascii() and not word.isalnum() and any(c.isalnum() for c in word):
                 words.extend(_LATIN_PIECES.findall(word))
             else:

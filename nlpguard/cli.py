@@ -22,7 +22,7 @@ from .guard import BATCH_SIZE, Guard
 from .inputs import (LINE_FORMATS, MAX_DOCUMENT_CHARS, MAX_RECORD_CHARS, InputRecord, check_encoding, check_input,
                      expand_inputs, read_inputs)
 from .modeldir import BACKENDS
-from .outputs import FORMATS, make_writer
+from .outputs import FORMATS, RECORD_FIELDS, make_writer
 from .taxonomy import TASKS, task_labels
 
 
@@ -91,7 +91,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     except (ZoneInfoNotFoundError, ValueError):
         raise UsageError(f"--timezone: unknown time zone {args.timezone!r} (an IANA name such as Asia/Shanghai)") from None
     keep = tuple(name.strip() for name in (args.keep or "").split(",") if name.strip())
-    clashing = [name for name in keep if name in ("id", "text", "labels", "scores", "families", "evidence", "error")]
+    clashing = [name for name in keep if name in (*RECORD_FIELDS, "text")]
     if clashing:
         raise UsageError(f"--keep: {', '.join(clashing)} would overwrite fields of the output record")
     if keep and args.format == "html":
@@ -108,10 +108,11 @@ def cmd_scan(args: argparse.Namespace) -> int:
     try:
         encoding = check_encoding(args.encoding)
         inputs = expand_inputs(args.inputs, args.task)
-        for path, _ in inputs:
+        input_paths = [path for path, _ in inputs]
+        for path in input_paths:
             check_input(path, args.task, args.input_format, encoding)
-        target = check_output_path("--output", args.output, [p for p, _ in inputs]) if args.output else None
-        summary_path = check_output_path("--summary", args.summary, [p for p, _ in inputs]) if args.summary else None
+        target = check_output_path("--output", args.output, input_paths) if args.output else None
+        summary_path = check_output_path("--summary", args.summary, input_paths) if args.summary else None
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     if target and summary_path and target.resolve() == summary_path.resolve():
@@ -128,10 +129,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     writing = partial_path(target) if target else None
     if args.resume and not writing.exists() and target.exists():
         writing = target  # a completed output is continued in place
-    input_paths = [p for p, _ in inputs]
     if args.resume and writing != target:
         check_fingerprint(writing, input_paths)
-    elif target:
+    elif target and not args.resume:  # a fresh partial output: record what it is made from
         fingerprint_path(writing).write_text(json.dumps(input_fingerprint(input_paths)), encoding="utf-8")
     done, errors = skip_written(records, writing) if args.resume else (0, 0)
     labels = guard.labels(args.task)
@@ -334,9 +334,9 @@ MAX_PROBLEMS_SHOWN = 20
 
 def _label_set(args: argparse.Namespace, task: str) -> list[str]:
     """Labels a data file may use: ``--labels``, else the ``--model``'s, else the task's taxonomy labels."""
-    if getattr(args, "labels", None):
+    if args.labels:
         return [label.strip() for label in args.labels.split(",") if label.strip()]
-    if getattr(args, "model", None):
+    if args.model:
         return Guard.load(args.model).labels(task)
     return task_labels(task)
 
@@ -345,13 +345,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Check data files in any corpus format; print each problem (the first 20, then a count)."""
     from .data import check_any, validate_file
 
+    if not args.task and (args.labels or args.model):
+        raise UsageError("--labels and --model need --task")
+    labels = _label_set(args, args.task) if args.task else None
+    mapped = args.labels or args.model or args.text_column or args.label_column
     problems = []
     for path in args.files:
-        if args.task and (args.labels or args.model or not path.endswith(".jsonl") or args.text_column or args.label_column):
-            problems += check_any(path, args.task, _label_set(args, args.task), args.text_column or "text",
-                                  args.label_column or "labels")[1]
-        elif not args.task and (args.labels or args.model):
-            raise UsageError("--labels and --model need --task")
+        if args.task and (mapped or not path.endswith(".jsonl")):
+            problems += check_any(path, args.task, labels, args.text_column or "text", args.label_column or "labels")[1]
         else:
             problems += validate_file(path, args.task)
     for problem in problems[:MAX_PROBLEMS_SHOWN]:

@@ -28,6 +28,12 @@ def writer_of(example: Example) -> str:
     return str(example.extra.get("writer") or "")
 
 
+def is_held_out_writer(example: Example, never_held_out: tuple[str, ...] = ()) -> bool:
+    """True when the example's writer may be held out: it has one, not starting with a ``never_held_out`` prefix."""
+    writer = writer_of(example)
+    return bool(writer) and not writer.startswith(never_held_out)
+
+
 def writer_folds(examples: list[Example], k: int, never_held_out: tuple[str, ...] = ()) -> list[list[str]]:
     """Deal the writers into ``k`` folds of similar size (largest first, deterministic).
 
@@ -37,7 +43,7 @@ def writer_folds(examples: list[Example], k: int, never_held_out: tuple[str, ...
     Raises:
         ValueError: fewer writers than folds.
     """
-    counts = Counter(w for w in map(writer_of, examples) if w and not w.startswith(never_held_out or ("\0",)))
+    counts = Counter(writer_of(e) for e in examples if is_held_out_writer(e, never_held_out))
     if len(counts) < k:
         raise ValueError(f"writer-held-out evaluation needs at least {k} writers, the data has {len(counts)}")
     folds: list[list[str]] = [[] for _ in range(k)]

@@ -117,17 +117,21 @@ def validate_file(path: str | Path, task: str | None = None, extra_labels: list[
     return _checked(Path(path), task, extra_labels)[1]
 
 
+def _first_problems(problems: list[str]) -> str:
+    """The first ten problems joined, and how many more there are."""
+    return "; ".join(problems[:10]) + (f" (and {len(problems) - 10} more)" if len(problems) > 10 else "")
+
+
 def _raise_problems(problems: list[str]) -> None:
     if not problems:
         return
-    more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
     hint = ("; to drop repeated texts (first kept) train with --dedupe or \"dedupe\": true in the config"
             if any("duplicate text" in p for p in problems) else "")
     if any("unknown label" in p for p in problems):
         hint += ("; to train with labels of your own, declare them with --labels a,b and --label-descriptions FILE "
                  "(or \"labels\" and \"label_descriptions\" in the config, see training/configs/custom_labels.json); "
                  "evaluate and data validate take a model's labels with --model")
-    raise DataError("; ".join(problems[:10]) + more + hint)
+    raise DataError(_first_problems(problems) + hint)
 
 
 def read_examples(path: str | Path, task: str | None = None, extra_labels: list[str] | None = None,
@@ -158,8 +162,7 @@ def drop_duplicates(examples: list[Example], source: str = "") -> tuple[list[Exa
             conflicts.append(f"{source}: records {seen.id!r} and {example.id!r} have the same text but different "
                              f"labels {sorted(seen.labels)} vs {sorted(example.labels)}")
     if conflicts:
-        more = f" (and {len(conflicts) - 10} more)" if len(conflicts) > 10 else ""
-        raise DataError("; ".join(conflicts[:10]) + more)
+        raise DataError(_first_problems(conflicts))
     return kept, len(examples) - len(kept)
 
 
@@ -210,7 +213,7 @@ def check_any(source: str | Path, task: str, labels: list[str], text_column: str
     """
     source = str(source)
     if source.endswith(".jsonl") and text_column == "text" and label_column == "labels":
-        return _parse_limited(Path(source), set(task_labels(task)) | set(labels), allow_duplicates)
+        return _checked(Path(source), task, labels, allow_duplicates)
     if not (source.startswith("hf:") or Path(source).exists()):
         return [], [f"{source}: no such file or folder"]
     rows: list[dict]
@@ -249,12 +252,6 @@ def check_any(source: str | Path, task: str, labels: list[str], text_column: str
         rid = str(row.get("id") or number)
         examples.append(Example(rid, text, found, group=str(row.get(group_column) or "")))
     return examples, problems
-
-
-def _parse_limited(path: Path, allowed: set[str], allow_duplicates: bool) -> tuple[list[Example], list[str]]:
-    if not path.is_file():
-        return [], [f"{path}: no such file"]
-    return _parse(path, allowed, allow_duplicates)
 
 
 def read_any(source: str | Path, task: str, labels: list[str], text_column: str = "text",

@@ -49,10 +49,11 @@ class Guard:
             ModelError: the model is missing, corrupt or unusable.
         """
         guard = cls(model, backend, threads)
-        for task in guard._tasks:  # every model can run here (torch or onnxruntime present), checked now
-            check_runtime(model, task, backend)
         if len(guard._tasks) == 1:
-            guard.model(guard._tasks[0])  # a single model is loaded at once
+            guard.model(guard._tasks[0])  # a single model is loaded (and so checked) at once
+        else:
+            for task in guard._tasks:  # a bundle's models load on first use: check now that each can run here
+                check_runtime(model, task, backend)
         return guard
 
     def __repr__(self) -> str:

@@ -8,6 +8,7 @@ line, so memory stays constant on inputs of any length.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
@@ -264,10 +265,6 @@ def read_inputs(path: str, task: str, declared: str | None = None, name: str | N
             yield InputRecord(name, error=f"{path}: {exc}")
         return
     readers = {"jsonl": _jsonl, "csv": _csv, "txt": _txt}
-    if path == "-":
-        for record in readers[kind](sys.stdin.buffer, "stdin", encoding):
-            yield over_limit(record, max_chars)
-        return
-    with open(path, "rb") as stream:
-        for record in readers[kind](stream, path, encoding):
+    with (contextlib.nullcontext(sys.stdin.buffer) if path == "-" else open(path, "rb")) as stream:
+        for record in readers[kind](stream, "stdin" if path == "-" else path, encoding):
             yield over_limit(record, max_chars)

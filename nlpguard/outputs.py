@@ -24,6 +24,10 @@ from .taxonomy import LABELS
 HTML_MAX_SHOWN = 500
 
 
+# The fields of an interface record, in the order Spark's output columns use.
+RECORD_FIELDS = ("id", "labels", "families", "scores", "evidence", "error")
+
+
 def kept_fields(source: InputRecord | None, keep: tuple[str, ...]) -> dict:
     """The input fields named in ``keep`` (None where the input record has no such field)."""
     extra = source.extra if source is not None else {}
@@ -288,12 +292,12 @@ class DocumentHtmlWriter:
         """(anchor index, document), most severe first; unreadable documents last."""
         return sorted(enumerate(self.documents), key=lambda pair: ("error" in pair[1], -pair[1]["severity_score"], pair[0]))
 
-    def _summary(self) -> str:
+    def _summary(self, ranked: list[tuple[int, dict]]) -> str:
         e = html.escape
         head = "".join(f"<th onclick='sortBy(this)' title='{e(LABELS[l].definition) if l in LABELS else ''}'>{e(l)}</th>"
                        for l in self.labels)
         rows = []
-        for index, doc in self._ranked():
+        for index, doc in ranked:
             counts = Counter(item["label"] for item in doc.get("evidence", []))
             high = sum(1 for item in doc.get("evidence", []) if item.get("severity") == "high")
             cells = "".join(f"<td data-v='{counts[l]}' class='{'hit' if counts[l] else ''}'>{counts[l] or ''}</td>" for l in self.labels)
@@ -312,6 +316,7 @@ class DocumentHtmlWriter:
         e = html.escape
         flagged = sum(1 for d in self.documents if d.get("labels"))
         errors = sum(1 for d in self.documents if "error" in d)
+        ranked = self._ranked()
         parts = [f"<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'>"
                  f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>nlpguard agreements report</title>"
                  f"<style>{_STYLE} th{{cursor:pointer}} td.hit{{background:#ffe3e3}} input{{padding:4px;width:22em;max-width:90%}}"
@@ -321,8 +326,8 @@ class DocumentHtmlWriter:
                  f"{len(self.documents) - flagged - errors} with nothing flagged. Documents are ranked by severity score. "
                  f"Click a column to sort; type to filter.</p>",
                  "<p><input id='q' placeholder='filter documents and clauses' oninput='filterAll(this.value)'></p>",
-                 self._summary()]
-        for index, doc in self._ranked():
+                 self._summary(ranked)]
+        for index, doc in ranked:
             parts.append(f"<section id='doc-{index}' data-filter><h2>{e(doc['id'])}</h2>")
             if "error" in doc:
                 parts.append(f"<p class='err'>{e(doc['error'])}</p></section>")

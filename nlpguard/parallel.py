@@ -17,7 +17,7 @@ import signal
 import sys
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
-from itertools import chain
+from itertools import chain, islice
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -60,11 +60,9 @@ def scan_batches(guard: Guard, batches: Iterable[list[InputRecord]], task: str, 
     ``model`` once. A worker's exception is raised here, at its batch.
     """
     batches = iter(batches)
-    first = next(batches, None)
-    second = next(batches, None) if first is not None else None
-    if workers <= 1 or second is None:
-        for batch in (b for b in (first, second) if b is not None):
-            yield batch, guard.scan_records(batch, task, thresholds, batch_size=batch_size)
+    head = list(islice(batches, 2))  # workers start only when there is a second batch to give them
+    batches = chain(head, batches)
+    if workers <= 1 or len(head) < 2:
         yield from ((batch, guard.scan_records(batch, task, thresholds, batch_size=batch_size)) for batch in batches)
         return
     global _GUARD
@@ -73,7 +71,7 @@ def scan_batches(guard: Guard, batches: Iterable[list[InputRecord]], task: str, 
     context = multiprocessing.get_context("fork" if forking else "spawn")
     pending: deque[tuple[list[InputRecord], Future]] = deque()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(model, backend)) as pool:
-        for batch in chain([first, second], batches):
+        for batch in batches:
             pending.append((batch, pool.submit(_scan, batch, task, thresholds, batch_size)))
             if len(pending) >= 2 * workers:
                 done, future = pending.popleft()

@@ -51,6 +51,7 @@ from nlpguard.cli import UsageError, parse_thresholds
 from nlpguard.errors import NlpguardError
 from nlpguard.guard import BATCH_SIZE, Guard
 from nlpguard.inputs import InputRecord
+from nlpguard.outputs import RECORD_FIELDS
 from nlpguard.modeldir import BACKENDS
 from nlpguard.taxonomy import TASKS
 
@@ -59,8 +60,6 @@ OUTPUT_SCHEMA = (
     "evidence array<struct<label:string,text:string,start:int,end:int,score:double,"
     "severity:string,grounds:string,heading:string>>, error string"
 )
-
-OUTPUT_FIELDS = ("id", "labels", "families", "scores", "evidence", "error")
 
 _GUARDS: dict[str, Guard] = {}  # per Python worker: the model loaded from each shipped directory, by content digest
 
@@ -89,7 +88,7 @@ def _scan_batches(batches: Iterator[pd.DataFrame], digest: str, files: Broadcast
         records = [InputRecord.from_mapping({"id": rid, "text": text}, "")
                    for rid, text in zip(_column(batch["id"]), _column(batch["text"]))]
         outputs = guard.scan_records(records, task, thresholds, batch_size)
-        scanned = pd.DataFrame({name: [output.get(name) for output in outputs] for name in OUTPUT_FIELDS})
+        scanned = pd.DataFrame({name: [output.get(name) for output in outputs] for name in RECORD_FIELDS})
         for k, name in enumerate(keep):  # kept input columns ride along unchanged, row for row
             scanned[name] = batch[f"_keep{k}"].to_numpy()
         yield scanned
@@ -138,7 +137,7 @@ def scan_dataframe(df: DataFrame, task: str = "messages", model: str | Path | No
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     keep = tuple(keep)
     missing = [name for name in keep if name not in df.columns]
-    clashing = [name for name in keep if name in OUTPUT_FIELDS]
+    clashing = [name for name in keep if name in RECORD_FIELDS]
     if missing or clashing:
         raise ValueError(f"keep: {clashing} would overwrite output columns" if clashing else
                          f"keep: no column {missing} in the DataFrame")

@@ -20,7 +20,7 @@ import numpy as np
 from . import baseline
 from .augment import disguise_example
 from .corpora import corpora_dir, message_negatives, real_clause_split, real_clauses
-from .crossval import cross_validate, fold_thresholds_for_final, held_out_metrics, writer_folds, writer_of
+from .crossval import cross_validate, fold_thresholds_for_final, held_out_metrics, is_held_out_writer, writer_folds
 from .data import SPLITS, Example, drop_duplicates, group_split, read_any
 from .errors import ModelError
 from .evaluation import document_metrics, evaluate, gold_matrix, predict_scores
@@ -196,6 +196,13 @@ def reference_data(config: TrainConfig, log) -> dict[str, list[Example]]:
     return real
 
 
+def _sample_weights(config: TrainConfig, authored: int, real: int) -> np.ndarray:
+    """Weights of ``authored`` corpus texts followed by ``real`` reference texts (real SMS count
+    ``real_negative_weight`` for messages; real clauses count fully)."""
+    real_weight = config.real_negative_weight if config.task == "messages" else 1.0
+    return np.array([1.0] * authored + [real_weight] * real)
+
+
 def _fit(config: TrainConfig, spec: ModelSpec, train_set: list[Example], weights: np.ndarray,
          dev_set: list[Example], log) -> tuple[object, list[dict]]:
     labels = spec.labels
@@ -260,8 +267,7 @@ def train(config: TrainConfig, log=print) -> dict:
         log(f"augmentation: {len(copies)} disguised copies of training texts")
         splits["train"] = splits["train"] + copies
     train_set = splits["train"] + real["train"]
-    real_weight = config.real_negative_weight if config.task == "messages" else 1.0
-    weights = np.array([1.0] * len(splits["train"]) + [real_weight] * len(real["train"]))
+    weights = _sample_weights(config, len(splits["train"]), len(real["train"]))
     descriptions = {l: config.label_descriptions.get(l, LABELS[l].definition if l in LABELS else "") for l in labels}
     options = {} if config.backbone == "baseline" else {"max_length": config.max_length, "stride": config.stride}
     spec = ModelSpec(config.task, labels, {label: 0.5 for label in labels},
@@ -294,10 +300,9 @@ def _writer_held_out(config: TrainConfig, model: LoadedModel, splits: dict[str, 
             example.extra["split"] = split
     examples = [e for split in SPLITS for e in splits[split]]
     folds = writer_folds(examples, config.writer_folds, tuple(config.never_held_out))
-    real_weight = config.real_negative_weight if config.task == "messages" else 1.0
 
     def fit(train: list[Example], dev: list[Example]):
-        weights = np.array([1.0] * len(train) + [real_weight] * len(real["train"]))
+        weights = _sample_weights(config, len(train), len(real["train"]))
         return _fit(config, model.spec, train + real["train"], weights, dev + real["dev"], lambda line: None)[0]
 
     def predict(scorer, texts: list[str]) -> np.ndarray:
@@ -306,7 +311,7 @@ def _writer_held_out(config: TrainConfig, model: LoadedModel, splits: dict[str, 
     results = cross_validate(examples, real["dev"], folds, fit, predict, log)
     held_out = held_out_metrics(results, labels, config.target_precision, config.max_real_fp)
     log(f"writer-held-out macro-F1 {held_out['macro_f1']} over {len(folds)} folds")
-    confounded = [e for e in splits["dev"] if writer_of(e).startswith(tuple(config.never_held_out)) or not writer_of(e)]
+    confounded = [e for e in splits["dev"] if not is_held_out_writer(e, tuple(config.never_held_out))]
     real_scores = predict_scores(model, [e.text for e in real["dev"]])
     thresholds = fold_thresholds_for_final(
         results, labels, gold_matrix(confounded + real["dev"], labels),
@@ -333,8 +338,8 @@ def _calibrate(config: TrainConfig, model: LoadedModel, splits: dict[str, list[E
     if held_out is not None:
         metrics["writer_held_out"] = held_out
         prefixes = tuple(config.never_held_out)
-        groups = {"independent_writers": [e for e in splits["test"] if not writer_of(e).startswith(prefixes)],
-                  "writer_confounded": [e for e in splits["test"] if writer_of(e).startswith(prefixes)]}
+        groups = {"independent_writers": [e for e in splits["test"] if is_held_out_writer(e, prefixes)],
+                  "writer_confounded": [e for e in splits["test"] if not is_held_out_writer(e, prefixes)]}
         metrics["test_by_corpus"] = {name: evaluate(model, group)[0] for name, group in groups.items() if group}
     if real["test"] and config.task == "messages":
         real_metrics, _ = evaluate(model, real["test"])
