@@ -15,7 +15,11 @@ import re
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+from sklearn.feature_extraction.text import HashingVectorizer
+
 from .data import Example, bucket
+from .normalize import normalize_text
 from .segment import split_clauses
 
 CORPORA_ENV = "NLPGUARD_CORPORA"
@@ -149,7 +153,8 @@ def real_clauses(root: Path, overlay_dir: str | Path) -> list[Example]:
         prefix = f"ca4p-{row['doc_id']}:"
         for key in (k for k in labels if k.startswith(prefix)):
             start, end = (int(n) for n in key[len(prefix):].split("-"))
-            found[key] = Example(key, row["text"][start:end], labels[key], source="ca4p483", group=f"ca4p:{row['doc_id']}")
+            found[key] = Example(key, row["text"][start:end], labels[key], source="ca4p483", group=f"ca4p:{row['doc_id']}",
+                                 extra={"start": start, "end": end})
     missing = [key for key in labels if key not in found]
     if missing:
         raise KeyError(f"{len(missing)} labelled clause id(s) not in the corpora under {root}, e.g. {missing[:3]}")
@@ -160,3 +165,60 @@ def real_clause_split(example: Example) -> str:
     """The fixed split of a real clause by its document: 70 % train, 15 % dev, 15 % test."""
     value = bucket(example.group, seed=11)
     return "test" if value < 0.15 else "dev" if value < 0.30 else "train"
+
+
+def _shingles(texts: list[str]):
+    vectorizer = HashingVectorizer(analyzer="char", ngram_range=(5, 5), binary=True, norm=None,
+                                   alternate_sign=False, n_features=2**22)
+    matrix = vectorizer.transform([normalize_text(t) for t in texts]).tocsr()
+    matrix.data[:] = 1
+    return matrix
+
+
+def near_copies(texts: list[str], references: list[str], level: float = 0.5) -> np.ndarray:
+    """For each text, whether some reference has character 5-gram Jaccard >= ``level`` with it (normalised)."""
+    if not texts or not references:
+        return np.zeros(len(texts), dtype=bool)
+    mine, theirs = _shingles(texts), _shingles(references)
+    my_sizes, their_sizes = np.asarray(mine.sum(axis=1)).ravel(), np.asarray(theirs.sum(axis=1)).ravel()
+    hit = np.zeros(len(texts), dtype=bool)
+    for begin in range(0, len(texts), 2000):
+        shared = (mine[begin:begin + 2000] @ theirs.T).tocoo()
+        union = my_sizes[begin + shared.row] + their_sizes[shared.col] - shared.data
+        close = shared.data >= level * np.maximum(union, 1)
+        hit[begin + shared.row[close]] = True
+    return hit
+
+
+def real_clause_splits(examples: list[Example]) -> tuple[dict[str, list[Example]], int]:
+    """Real clauses split by document, with no near-copy of a dev or test clause left in train.
+
+    Policies share boilerplate across documents, so a document split alone leaves test
+    clauses with copies in train. Training clauses whose normalised text has character
+    5-gram Jaccard >= 0.5 with any dev/test clause are dropped; returns the splits and how
+    many were dropped.
+    """
+    splits: dict[str, list[Example]] = {"train": [], "dev": [], "test": []}
+    for example in examples:
+        splits[real_clause_split(example)].append(example)
+    held_out = [e.text for e in splits["dev"] + splits["test"]]
+    close = near_copies([e.text for e in splits["train"]], held_out)
+    splits["train"] = [e for e, copy in zip(splits["train"], close) if not copy]
+    return splits, int(close.sum())
+
+
+def real_documents(root: Path, overlay_dir: str | Path) -> list[tuple[str, str, list[Example]]]:
+    """Whole real policies labelled clause by clause: ``(document id, text, clauses)`` per document.
+
+    The documents are listed in ``documents.json`` beside the overlay (all in the real test
+    split); their clauses' labels are in the overlay and carry ``extra["start"/"end"]``
+    offsets into the document text. A document without that file gives an empty list.
+    """
+    listing = Path(overlay_dir) / "documents.json"
+    if not listing.is_file():
+        return []
+    wanted = json.loads(listing.read_text(encoding="utf-8"))["documents"]
+    clauses = [e for e in real_clauses(root, overlay_dir) if e.group in {f"ca4p:{d}" for d in wanted}]
+    texts = {row["doc_id"]: row["text"] for row in _rows(_find(root, "ca4p483")) if row["doc_id"] in wanted}
+    return [(doc, texts[doc], sorted((c for c in clauses if c.group == f"ca4p:{doc}"), key=lambda c: c.extra["start"]))
+            for doc in wanted]

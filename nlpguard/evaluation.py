@@ -111,3 +111,76 @@ def perturbation_metrics(model: LoadedModel, examples: list[Example], seed: int 
             perturbed.append(Example(example.id, text or example.text, example.labels, example.group))
         report[name] = {"macro_f1": evaluate(model, perturbed)[0]["macro_f1"], "changed": changed}
     return report
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int], share: float) -> bool:
+    shared = min(a[1], b[1]) - max(a[0], b[0])
+    return shared > 0 and shared >= share * min(a[1] - a[0], b[1] - b[0])
+
+
+def evidence_metrics(model: LoadedModel, documents: list[tuple[str, str, list[Example]]],
+                     thresholds: dict[str, float] | None = None, overlap: float = 0.5) -> dict:
+    """Evidence precision and recall on whole documents, flag by flag, as a reviewer reads a report.
+
+    Each document (``(id, text, gold clauses)``, clauses with ``extra["start"/"end"]``) is
+    scanned whole, as ``scan`` does: every (clause, label) at or above threshold is one flag.
+    A flag is right when it overlaps a gold clause carrying that label by at least
+    ``overlap`` of the shorter span; a gold (clause, label) is found when such a flag exists.
+    Returns micro precision/recall/F1 overall and per label, the mean per-document precision
+    (documents with flags) and recall (documents with gold labels), and flags per document.
+    """
+    labels = model.spec.labels
+    thresholds = thresholds or model.spec.thresholds
+    counts = {label: {"flags": 0, "right": 0, "gold": 0, "found": 0} for label in labels}
+    per_document = []
+    for doc_id, text, clauses in documents:
+        result = score_texts(model, [text], thresholds)[0]
+        flags = [((u.start, u.end), label) for u, row in zip(result.units, result.unit_scores)
+                 for label, score in zip(labels, row) if score >= thresholds[label]]
+        gold = [((c.extra["start"], c.extra["end"]), label) for c in clauses for label in c.labels if label in labels]
+        right = [f for f in flags if any(g[1] == f[1] and _overlaps(f[0], g[0], overlap) for g in gold)]
+        found = [g for g in gold if any(f[1] == g[1] and _overlaps(f[0], g[0], overlap) for f in flags)]
+        for label in labels:
+            counts[label]["flags"] += sum(f[1] == label for f in flags)
+            counts[label]["right"] += sum(f[1] == label for f in right)
+            counts[label]["gold"] += sum(g[1] == label for g in gold)
+            counts[label]["found"] += sum(g[1] == label for g in found)
+        per_document.append({"document": doc_id, "flags": len(flags), "right": len(right), "gold": len(gold),
+                             "found": len(found)})
+
+    def summary(flags: int, right: int, gold: int, found: int) -> dict:
+        precision = right / flags if flags else None
+        recall = found / gold if gold else None
+        f1 = (2 * precision * recall / (precision + recall) if precision is not None and recall is not None
+              and precision + recall else None)
+        return {"flags": flags, "precision": _round(precision), "gold": gold, "recall": _round(recall), "f1": _round(f1)}
+
+    total = {key: sum(c[key] for c in counts.values()) for key in ("flags", "right", "gold", "found")}
+    precisions = [d["right"] / d["flags"] for d in per_document if d["flags"]]
+    recalls = [d["found"] / d["gold"] for d in per_document if d["gold"]]
+    return {"documents": len(documents), **summary(**total),
+            "mean_document_precision": _round(float(np.mean(precisions)) if precisions else None),
+            "mean_document_recall": _round(float(np.mean(recalls)) if recalls else None),
+            "flags_per_document": _round(total["flags"] / max(len(documents), 1)),
+            "labels": {label: summary(**c) for label, c in counts.items()}, "per_document": per_document}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def segmentation_metrics(gold: list[tuple[int, int]], predicted: list[tuple[int, int]]) -> dict:
+    """Clause-boundary accuracy of a splitter against a hand segmentation of the same text.
+
+    A boundary is a clause's start offset (first non-space character). Returns boundary
+    precision, recall and F1, and the share of gold clauses reproduced exactly (same start
+    and end).
+    """
+    gold_starts, predicted_starts = {s for s, _ in gold}, {s for s, _ in predicted}
+    hits = len(gold_starts & predicted_starts)
+    precision = hits / len(predicted_starts) if predicted_starts else 0.0
+    recall = hits / len(gold_starts) if gold_starts else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    exact = len(set(gold) & set(predicted)) / len(gold) if gold else 0.0
+    return {"gold_clauses": len(gold), "predicted_clauses": len(predicted), "boundary_precision": round(precision, 4),
+            "boundary_recall": round(recall, 4), "boundary_f1": round(f1, 4), "exact_clauses": round(exact, 4)}

@@ -10,7 +10,7 @@ import bisect
 import re
 from dataclasses import dataclass, replace
 
-_SENTENCE_END = re.compile(r"[^。！？!?；;…\n]*(?:[。！？!?；;…]+[」』”’)）]*|\n|$)")
+_SENTENCE_END = re.compile(r"[^。！？!?；;…\n]*(?:[。！？!?；;…]+[」』”’)）*_]*|\n|$)")
 # Start of a numbered clause: 第十二条 / 一、 / （三） / (3) / 1. / 1.2 / 1、 / ① / • -
 _ITEM_START = re.compile(
     r"(?m)^[ \t\u3000]*(?:第[一二三四五六七八九十百零〇\d]+[条章节款项]|[一二三四五六七八九十]+[、.．]"
@@ -41,19 +41,25 @@ def _trimmed(text: str, start: int, end: int) -> Span | None:
     return Span(start, end, text[start:end]) if end > start else None
 
 
+def _is_separator(span: Span) -> bool:
+    """A line of no letter, digit or ideograph (``==========``, ``---|---``, ``**``): not a clause."""
+    return not any(c.isalnum() for c in span.text)
+
+
 def _is_lead_in(span: Span) -> bool:
-    """A clause fragment that cannot stand alone: a separator line (``==========``, no letter, digit
-    or ideograph) or a short lead-in ending in a colon (``这些信息包括：``)."""
+    """A clause fragment that cannot stand alone: a short lead-in ending in a colon (``这些信息包括：``)."""
     text = span.text.strip()
-    return not any(c.isalnum() for c in text) or (len(text) < _LEAD_IN_CHARS and text.endswith(("：", ":")))
+    return len(text) < _LEAD_IN_CHARS and text.endswith(("：", ":"))
 
 
 def _merge_short(text: str, spans: list[Span], min_chars: int, lead_ins: bool = False) -> list[Span]:
-    """Merge fragments shorter than ``min_chars`` (and, with ``lead_ins``, separator lines and short
-    colon lead-ins) into the following unit (or the previous one)."""
+    """Merge fragments shorter than ``min_chars`` (and, with ``lead_ins``, short colon lead-ins) into
+    the following unit (or the previous one); with ``lead_ins``, separator lines are left out."""
     merged: list[Span] = []
     pending: Span | None = None
     for span in spans:
+        if lead_ins and pending is None and _is_separator(span):
+            continue
         if pending is not None:
             span = Span(pending.start, span.end, text[pending.start:span.end])
             pending = None
@@ -90,8 +96,8 @@ def split_clauses(document: str, min_chars: int = _MIN_UNIT_CHARS) -> list[Span]
     A clause boundary falls at each line that starts a numbered item
     (第X条, 一、, （一）, 1., 1.1, ①, bullets) and at every sentence end
     inside an item; short fragments such as a bare item number are merged into
-    the text that follows them, and so are separator lines (``==========``) and short lead-ins
-    ending in a colon (``这些信息包括：``).
+    the text that follows them, and so are short lead-ins ending in a colon (``这些信息包括：``);
+    separator lines (``==========``) belong to no clause.
     """
     starts = sorted({0, *(m.start() for m in _ITEM_START.finditer(document))})
     spans: list[Span] = []

@@ -1,74 +1,184 @@
 """Pick real policy clauses for hand labelling (issue: real-clause training data).
 
 Candidates come from the reference corpora (never copied into the repository):
-capp130 annotated sentences and clauses of ca4p483 policies split by
-nlpguard's clause splitter. Selection mixes keyword hits for each label (so
-that positives are found), capp130 "risk" sentences, and random clauses (so that
-ordinary clauses are represented), with at most a few clauses per document.
-The candidates, with their text, are written OUTSIDE the repository for the
-labellers; only ids and labels are kept in data/real_clauses/.
+capp130 annotated sentences and clauses of ca4p483 policies split by nlpguard's
+clause splitter. The candidates, with their text, are written OUTSIDE the
+repository for the labellers; only ids and labels are kept in data/real_clauses/.
 
-Usage: python training/select_real_clauses.py --out /tmp/real_candidates [--per-file 450]
+Two modes:
+
+- ``--documents N``: N whole held-out policies from the real test split, every clause in
+  document order (one file per document), for clause-by-clause labelling and
+  document-level evaluation. Near-copies of another chosen document are skipped.
+- default (mining): clauses of *training-split* documents only, found per label by three
+  independent cues — keyword families, the default model's score, and nearest neighbours
+  (character n-gram TF-IDF cosine) of known positives (authored clauses and the labelled
+  overlay) — plus random clauses. Clauses already labelled, exact copies of one another
+  after normalisation, and near-copies (character 5-gram Jaccard >= 0.5) of any
+  test/dev-split clause are skipped, at most ``--per-doc`` per document. A table of how
+  many candidates each cue found per label is printed.
+
+Usage:
+    python training/select_real_clauses.py --documents 30 --out /tmp/real_docs
+    python training/select_real_clauses.py --out /tmp/real_mined [--per-label 260]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import random
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
-from nlpguard.corpora import corpora_dir, policy_clauses
+import numpy as np
+from sklearn.feature_extraction.text import TfidfVectorizer
 
+from nlpguard.corpora import _overlay, corpora_dir, near_copies, policy_clauses, real_clause_split, real_clauses
+from nlpguard.data import Example, read_examples
+from nlpguard.guard import Guard
+from nlpguard.normalize import normalize
+
+OVERLAY = Path("data/real_clauses")
 KEYWORDS = {
-    "bundled_consent": ("视为同意", "视为您同意", "即表示您同意", "继续使用", "默认勾选", "一并同意", "营销", "推送"),
-    "excessive_collection": ("通讯录", "通话记录", "短信", "相册", "精确位置", "地理位置", "应用列表", "安装列表", "包括但不限于"),
-    "contact_disclosure": ("联系人", "紧急联系人", "催收", "合作方", "第三方", "关联公司", "公开披露", "公示"),
-    "irrevocable_consent": ("不可撤销", "撤回", "注销", "删除", "保存期限", "永久", "匿名化"),
-    "unilateral_terms": ("有权", "随时", "修改", "变更", "解释权", "终止", "暂停", "冻结"),
-    "liability_waiver": ("不承担", "免责", "责任", "管辖", "仲裁", "概不", "损失"),
+    "bundled_consent": ("视为同意", "视为您同意", "视为您已同意", "即表示您同意", "即视为", "继续使用", "默认勾选",
+                        "一并同意", "营销", "推送", "个性化推荐", "广告"),
+    "excessive_collection": ("通讯录", "通话记录", "短信", "相册", "精确位置", "地理位置", "应用列表", "安装列表",
+                             "包括但不限于", "IMEI", "MAC地址", "设备标识", "SDK", "剪切板", "传感器"),
+    "contact_disclosure": ("紧急联系人", "催收", "其他机构", "公开披露", "公示", "逾期", "违约信息", "不良信息",
+                           "信用信息", "曝光", "公开您的", "向社会公开", "通报", "联系您的亲友", "联系您的家人", "失信"),
+    "irrevocable_consent": ("不可撤销", "不可撤回", "不得撤回", "无法撤回", "永久", "无法删除", "不能删除", "无法更改",
+                            "不可更改", "仍将保留", "继续保留", "继续使用您的", "独立于", "继续有效", "不影响本授权",
+                            "无法注销", "不支持注销"),
+    "unilateral_terms": ("有权", "随时", "修改", "变更", "解释权", "终止", "暂停", "冻结", "单方", "自行决定", "恕不另行通知"),
+    "liability_waiver": ("不承担", "免责", "责任", "管辖", "仲裁", "概不", "损失", "不保证", "自行承担", "风险"),
 }
+CUES = ("keyword", "model", "neighbour")
+MODEL_CUE = 0.2  # a clause is a model candidate at this score or above
+NEIGHBOUR_CUE = 0.35  # ... and a neighbour candidate at this cosine to a known positive
+
+
+def _write(path: Path, clauses: list[Example]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for clause in clauses:
+            handle.write(json.dumps({"id": clause.id, "doc": clause.group, "text": clause.text}, ensure_ascii=False) + "\n")
+
+
+def select_documents(clauses: list[Example], count: int, seed: int) -> dict[str, list[Example]]:
+    """``count`` whole ca4p483 documents of the real test split, smallest first, no two near-copies."""
+    by_doc: dict[str, list[Example]] = defaultdict(list)
+    for clause in clauses:
+        if clause.group.startswith("ca4p:") and real_clause_split(clause) == "test":
+            by_doc[clause.group].append(clause)
+    chosen: dict[str, list[Example]] = {}
+    for group in sorted(by_doc, key=lambda g: (len(by_doc[g]), g)):
+        if len(chosen) == count:
+            break
+        mine = [c.text for c in by_doc[group]]
+        taken = [c.text for doc in chosen.values() for c in doc]
+        if taken and near_copies(mine, taken).mean() > 0.5:
+            continue
+        chosen[group] = by_doc[group]
+    return chosen
+
+
+def _known_positives(root: Path) -> dict[str, list[str]]:
+    positives: dict[str, list[str]] = defaultdict(list)
+    examples = read_examples("data/clauses/train.jsonl", task="clauses")
+    examples += [e for e in real_clauses(root, OVERLAY) if real_clause_split(e) == "train"]
+    for example in examples:
+        for label in example.labels:
+            positives[label].append(example.text)
+    return positives
+
+
+def mine(clauses: list[Example], root: Path, per_label: int, per_doc: int, random_count: int,
+         seed: int, wanted: list[str] | None = None) -> tuple[list[Example], dict[str, Counter]]:
+    """Candidates per label from three cues; returns them and, per label, how many each cue found."""
+    labelled = set(_overlay(OVERLAY))
+    held_out = [c.text for c in clauses if real_clause_split(c) != "train"]
+    pool = [c for c in clauses if real_clause_split(c) == "train" and c.id not in labelled]
+    seen: set[str] = set()
+    unique = []
+    for clause in pool:
+        key = normalize(clause.text).text
+        if key not in seen:
+            seen.add(key)
+            unique.append(clause)
+    pool = [c for c, close in zip(unique, near_copies([c.text for c in unique], held_out)) if not close]
+    texts = [c.text for c in pool]
+    guard = Guard.load()
+    scores = np.array([[r["scores"][label] for label in KEYWORDS] for r in guard.scan(texts, task="clauses")])
+    positives = _known_positives(root)
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(2, 4), min_df=2, sublinear_tf=True).fit(texts)
+    pool_matrix = vectorizer.transform(texts)
+    rng = random.Random(seed)
+    order = list(range(len(pool)))
+    rng.shuffle(order)
+    per_document: Counter = Counter()
+    chosen: dict[int, None] = {}
+    found: dict[str, Counter] = {}
+
+    def take(indices, limit: int) -> None:
+        for index in indices:
+            if limit <= 0:
+                return
+            if index in chosen or per_document[pool[index].group] >= per_doc:
+                continue
+            chosen[index] = None
+            per_document[pool[index].group] += 1
+            limit -= 1
+
+    for column, (label, words) in enumerate(KEYWORDS.items()):
+        if wanted and label not in wanted:
+            continue
+        similarity = np.asarray((pool_matrix @ vectorizer.transform(positives[label]).T).max(axis=1).todense()).ravel()
+        ranked = {
+            "keyword": [i for i in order if any(w in texts[i] for w in words)],
+            "model": [i for i in np.argsort(-scores[:, column]) if scores[i, column] >= MODEL_CUE],
+            "neighbour": [i for i in np.argsort(-similarity) if similarity[i] >= NEIGHBOUR_CUE],
+        }
+        found[label] = Counter({cue: len(ranked[cue]) for cue in CUES})
+        for cue in CUES:
+            take(ranked[cue], per_label // len(CUES))
+    take(order, random_count)
+    found["pool"] = Counter({"clauses": len(pool)})
+    return [pool[i] for i in chosen], found
 
 
 def main() -> None:
-    """Select candidates and write them in files of ``--per-file`` lines."""
+    """Select candidates and write them in files outside the repository."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", required=True)
-    parser.add_argument("--per-label", type=int, default=190)
-    parser.add_argument("--random", type=int, default=520)
-    parser.add_argument("--per-doc", type=int, default=18)
-    parser.add_argument("--per-file", type=int, default=450)
-    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--out", required=True, help="folder for the candidate files (outside the repository)")
+    parser.add_argument("--documents", type=int, default=0, help="write N whole held-out test-split documents instead of mining")
+    parser.add_argument("--labels", nargs="+", choices=list(KEYWORDS), help="mine only these labels (default: all)")
+    parser.add_argument("--per-label", type=int, default=260, help="mined candidates per label (split evenly over the cues)")
+    parser.add_argument("--random", type=int, default=300, help="random training-split clauses added to the mined ones")
+    parser.add_argument("--per-doc", type=int, default=12, help="at most this many mined clauses per document")
+    parser.add_argument("--per-file", type=int, default=450, help="mined candidates per output file")
+    parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    rng = random.Random(args.seed)
-    clauses = [c for c in policy_clauses(corpora_dir()) if 15 <= len(c.text) <= 400]
-    rng.shuffle(clauses)
-    per_doc: Counter = Counter()
-    chosen: dict[str, object] = {}
-
-    def take(candidates, limit):
-        for clause in candidates:
-            if limit <= 0:
-                return
-            if clause.id in chosen or per_doc[clause.group] >= args.per_doc:
-                continue
-            chosen[clause.id] = clause
-            per_doc[clause.group] += 1
-            limit -= 1
-
-    for words in KEYWORDS.values():
-        take((c for c in clauses if any(w in c.text for w in words)), args.per_label)
-    take((c for c in clauses if "risk" in c.tags), 200)
-    take(iter(clauses), args.random)
+    root = corpora_dir()
+    if root is None:
+        parser.error("the reference corpora were not found (../shared/corpora or $NLPGUARD_CORPORA)")
+    clauses = [c for c in policy_clauses(root) if c.text.strip()]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    items = list(chosen.values())
-    rng.shuffle(items)
+    if args.documents:
+        documents = select_documents(clauses, args.documents, args.seed)
+        for group, doc_clauses in documents.items():
+            _write(out / f"doc_{group.split(':')[1]}.jsonl", doc_clauses)
+        print(f"{len(documents)} documents, {sum(map(len, documents.values()))} clauses written to {out}")
+        return
+    items, found = mine(clauses, root, args.per_label, args.per_doc, args.random, args.seed, args.labels)
+    random.Random(args.seed).shuffle(items)
     for k in range(0, len(items), args.per_file):
-        with open(out / f"batch_{k // args.per_file + 1}.jsonl", "w", encoding="utf-8") as handle:
-            for clause in items[k:k + args.per_file]:
-                handle.write(json.dumps({"id": clause.id, "doc": clause.group, "text": clause.text}, ensure_ascii=False) + "\n")
-    print(f"{len(items)} candidates from {len(per_doc)} documents written to {out}")
+        _write(out / f"batch_{k // args.per_file + 1}.jsonl", items[k:k + args.per_file])
+    pool = found.pop("pool")["clauses"]
+    print(f"candidates among {pool} distinct training-split clauses:")
+    print("label                 " + "  ".join(f"{cue:>9s}" for cue in CUES))
+    for label, counts in found.items():
+        print(f"{label:22s}" + "  ".join(f"{counts[cue]:9d}" for cue in CUES))
+    print(f"{len(items)} candidates from {len({c.group for c in items})} documents written to {out}")
 
 
 if __name__ == "__main__":
