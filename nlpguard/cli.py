@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from datetime import timezone
 from itertools import islice
@@ -178,6 +179,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         value = getattr(args, key, None)
         if value is not None and key not in ("char_ngrams", "extra_negatives", "labels", "label_descriptions"):
             settings[key] = value
+    if args.data is not None:  # one source stays a string, as config files write it
+        settings["data"] = args.data[0] if len(args.data) == 1 else args.data
     if args.char_ngrams is not None:
         low, _, high = args.char_ngrams.partition(",")
         try:
@@ -299,9 +302,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
     if args.timeout <= 0:
         raise UsageError("--timeout must be positive")
+    if args.token is not None and len(args.token) < 16:
+        raise UsageError("--token must be at least 16 characters (e.g. python -c 'import secrets; print(secrets.token_urlsafe())')")
     return run(args.model, host=args.host, port=args.port, max_body_bytes=args.max_body_bytes,
                max_records=args.max_records, timeout=args.timeout, batch_size=args.batch_size,
-               backend=args.backend, threads=args.threads, max_chars=args.max_chars)
+               backend=args.backend, threads=args.threads, max_chars=args.max_chars, data_dir=args.data_dir,
+               token=args.token)
+
+
+def cmd_feedback_export(args: argparse.Namespace) -> int:
+    """Write reviewers' corrections as training JSON Lines (the latest per record and reviewer)."""
+    from .feedback import export
+    from .output_files import check_output_path
+
+    try:
+        output = check_output_path("--output", args.output, [])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    written, stored = export(args.data_dir, output, args.task)
+    print(f"{written} reviewed record(s) written to {output} (from {stored} stored correction(s); a later correction "
+          "of a record by the same reviewer replaces an earlier one)", file=sys.stderr)
+    return 0
 
 
 def cmd_export_onnx(args: argparse.Namespace) -> int:
@@ -412,7 +433,10 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model directory (settings: --config JSON, options override)")
     train.add_argument("--config", help="JSON file of training settings (options override it)")
     train.add_argument("--task", choices=TASKS, help="the task the model is for")
-    train.add_argument("--data", help="folder with train/dev/test.jsonl, or one JSONL file to split by group")
+    train.add_argument("--data", nargs="+", metavar="SOURCE",
+                       help="folder with train/dev/test.jsonl, or a corpus file to split by group; several may follow "
+                            "one flag, e.g. a corpus and a 'nlpguard feedback export' file, whose reviewed labels "
+                            "override the corpus's for the same text")
     train.add_argument("--output", help="model directory to write")
     train.add_argument("--backbone", help="baseline (default) or a BERT-family checkpoint: Hugging Face name or directory")
     train.add_argument("--labels", help="comma-separated label ids to train (default: the task's taxonomy labels); "
@@ -481,7 +505,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--parity-data", help="JSONL with 'text' scored by both runtimes (default: data/TASK/test.jsonl)")
     export.set_defaults(func=cmd_export_onnx)
 
-    serve = commands.add_parser("serve", help="HTTP JSON API: POST /scan with a batch of records; GET /health; docs at /docs")
+    serve = commands.add_parser("serve", help="HTTP JSON API (POST /scan, GET /health, docs at /docs) and the review "
+                                              "page at / (corrections stored with --data-dir)")
     serve.add_argument("--model", help="model directory or packaged model name (default: the embedded default)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default loopback only)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (default %(default)s)")
@@ -494,7 +519,24 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--batch-size", type=int, default=BATCH_SIZE, help="texts per model call (default %(default)s)")
     serve.add_argument("--backend", choices=BACKENDS, default="auto", help="as for scan")
     serve.add_argument("--threads", type=int, help="as for scan")
+    serve.add_argument("--data-dir", metavar="DIR",
+                       help="folder for the review page's corrections (SQLite, created if missing); without it "
+                            "the page shows scans but stores no feedback")
+    serve.add_argument("--token", default=os.environ.get("NLPGUARD_TOKEN"),
+                       help="require 'Authorization: Bearer TOKEN' on every endpoint (browsers: the token as the "
+                            "password of the login prompt); default $NLPGUARD_TOKEN. Use one whenever --host is "
+                            "not loopback")
     serve.set_defaults(func=cmd_serve)
+
+    feedback = commands.add_parser("feedback", help="reviewers' corrections stored by nlpguard serve --data-dir")
+    feedback_commands = feedback.add_subparsers(dest="feedback_command", metavar="SUBCOMMAND", required=True,
+                                                parser_class=_Parser)
+    export_feedback = feedback_commands.add_parser(
+        "export", help="write the corrections as training JSON Lines for nlpguard train --data CORPUS FILE")
+    export_feedback.add_argument("--data-dir", required=True, metavar="DIR", help="the folder given to nlpguard serve")
+    export_feedback.add_argument("--output", required=True, metavar="FILE", help="JSON Lines file to write")
+    export_feedback.add_argument("--task", choices=TASKS, help="which task's corrections (needed when both have some)")
+    export_feedback.set_defaults(func=cmd_feedback_export)
 
     data = commands.add_parser("data", help="data file tools")
     data_commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True, parser_class=_Parser)

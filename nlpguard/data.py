@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from .inputs import parse_jsonl_line
 from .taxonomy import TASKS, task_labels
 
 SPLITS = ("train", "dev", "test")
+REVIEW_SOURCE = "review"  # the ``source`` of records exported from reviewers' corrections (nlpguard.feedback)
 
 
 @dataclass
@@ -86,9 +88,10 @@ def _parse(path: Path, allowed: set[str] | None, allow_duplicates: bool = False)
             if rid in seen_ids:
                 problems.append(f"{where}: duplicate id {rid!r} (first on line {seen_ids[rid]})")
             seen_ids.setdefault(rid, number)
-            if text in seen_texts and not allow_duplicates:
-                problems.append(f"{where}: duplicate text (first on line {seen_texts[text]})")
-            seen_texts.setdefault(text, number)
+            if record.get("source") != REVIEW_SOURCE:  # reviews of one text may repeat: apply_reviews picks one
+                if text in seen_texts and not allow_duplicates:
+                    problems.append(f"{where}: duplicate text (first on line {seen_texts[text]})")
+                seen_texts.setdefault(text, number)
             extra = {k: v for k, v in record.items() if k not in ("id", "text", "labels", "group", "source", "tags")}
             examples.append(Example(rid, text, labels, str(record.get("group") or ""), str(record.get("source") or ""),
                                     list(record.get("tags") or []), extra))
@@ -164,6 +167,70 @@ def drop_duplicates(examples: list[Example], source: str = "") -> tuple[list[Exa
     if conflicts:
         raise DataError(_first_problems(conflicts))
     return kept, len(examples) - len(kept)
+
+
+def text_key(text: str) -> str:
+    """The form under which two texts count as the same: NFKC, whitespace runs as one space, stripped."""
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def is_review_file(source: str | Path) -> bool:
+    """Whether ``source`` is a JSON Lines file whose first record is a reviewer's (``source: review``)."""
+    path = Path(source)
+    if path.suffix.lower() != ".jsonl" or not path.is_file():
+        return False
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            record, problem = parse_jsonl_line(raw, number == 1)
+            if record is not None or problem:
+                return record is not None and record.get("source") == REVIEW_SOURCE
+    return False
+
+
+@dataclass
+class ReviewMerge:
+    """What :func:`apply_reviews` did: reviewed texts, corpus records relabelled or confirmed, texts added."""
+
+    reviewed: int = 0
+    overridden: int = 0
+    confirmed: int = 0
+    added: int = 0
+
+
+def apply_reviews(splits: dict[str, list[Example]], reviews: list[Example]) -> ReviewMerge:
+    """Merge reviewers' records (``source: review``) into ``splits`` in place; reviewed labels win.
+
+    Texts are compared by :func:`text_key`. Of several reviews of one text the latest
+    (``reviewed_at``, else the later in the files) decides. A corpus record with a reviewed
+    text takes the reviewed labels in whichever split it is (``overridden`` when they differ,
+    ``confirmed`` when not), so no reviewed text moves between splits; a reviewed text the
+    corpus lacks is added to ``train``. Corpus records that disagree among themselves are
+    :func:`drop_duplicates`' concern, not this one's.
+    """
+    latest: dict[str, tuple[tuple[str, int], Example]] = {}
+    for order, review in enumerate(reviews):
+        key = text_key(review.text)
+        stamp = (str(review.extra.get("reviewed_at") or ""), order)
+        if key not in latest or stamp >= latest[key][0]:
+            latest[key] = (stamp, review)
+    verdicts = {key: review for key, (_, review) in latest.items()}
+    merge = ReviewMerge(reviewed=len(verdicts))
+    matched: set[str] = set()
+    for split in SPLITS:
+        for example in splits.get(split, []):
+            review = verdicts.get(text_key(example.text))
+            if review is None:
+                continue
+            matched.add(text_key(example.text))
+            if sorted(example.labels) == sorted(review.labels):
+                merge.confirmed += 1
+            else:
+                merge.overridden += 1
+                example.labels = list(review.labels)
+    added = [review for key, review in verdicts.items() if key not in matched]
+    splits.setdefault("train", []).extend(added)
+    merge.added = len(added)
+    return merge
 
 
 def write_examples(path: str | Path, examples: list[Example]) -> None:

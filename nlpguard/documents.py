@@ -139,21 +139,22 @@ def _docx(data: bytes) -> str:
     return "\n".join(p.text for p in document.paragraphs)
 
 
-def read_document(path: str | Path) -> str:
-    """The text of one document, chosen by file suffix.
-
-    Raises:
-        DocumentError: unreadable, undecodable, unsupported or empty document, or any
-            failure of the reader for its type (named with its cause).
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
+def _check_suffix(suffix: str) -> str:
+    """``suffix`` in lower case; DocumentError when it is not a document type."""
+    suffix = suffix.lower()
     if suffix not in DOCUMENT_SUFFIXES:
         raise DocumentError(f"unsupported document type {suffix or '(none)'}; supported: {' '.join(DOCUMENT_SUFFIXES)}")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise DocumentError(f"cannot read file ({exc.strerror})") from exc
+    return suffix
+
+
+def document_text(data: bytes, suffix: str) -> str:
+    """The text of a document's bytes, read as the type ``suffix`` names (``.txt``, ``.pdf`` …).
+
+    Raises:
+        DocumentError: unsupported type, undecodable or empty document, or any failure of the
+            reader for its type (named with its cause).
+    """
+    suffix = _check_suffix(suffix)
     readers = {".html": _html, ".htm": _html, ".pdf": _pdf, ".docx": _docx}
     try:
         text = readers.get(suffix, decode_bytes)(data)
@@ -164,3 +165,19 @@ def read_document(path: str | Path) -> str:
     if not text.strip():
         raise DocumentError("document has no text")
     return text
+
+
+def read_document(path: str | Path) -> str:
+    """The text of one document, chosen by file suffix (see :func:`document_text`).
+
+    Raises:
+        DocumentError: unreadable, undecodable, unsupported or empty document, or any
+            failure of the reader for its type (named with its cause).
+    """
+    path = Path(path)
+    _check_suffix(path.suffix)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DocumentError(f"cannot read file ({exc.strerror})") from exc
+    return document_text(data, path.suffix)

@@ -16,11 +16,11 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Callable, Iterator
 
 import orjson
 
-from .documents import DOCUMENT_SUFFIXES, DocumentError, read_document
+from .documents import DOCUMENT_SUFFIXES, DocumentError, document_text, read_document
 
 LINE_FORMATS = ("jsonl", "csv", "txt")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -258,13 +258,40 @@ def read_inputs(path: str, task: str, declared: str | None = None, name: str | N
     """
     kind = input_format(path, task, declared)
     if kind == "document":
-        name = name or Path(path).name
-        try:
-            yield over_limit(InputRecord(name, read_document(path)), max_document_chars, f"{path}: the document's text")
-        except DocumentError as exc:
-            yield InputRecord(name, error=f"{path}: {exc}")
+        yield _document_record(name or Path(path).name, path, lambda: read_document(path), max_document_chars)
         return
-    readers = {"jsonl": _jsonl, "csv": _csv, "txt": _txt}
     with (contextlib.nullcontext(sys.stdin.buffer) if path == "-" else open(path, "rb")) as stream:
-        for record in readers[kind](stream, "stdin" if path == "-" else path, encoding):
-            yield over_limit(record, max_chars)
+        yield from _line_records(kind, stream, "stdin" if path == "-" else path, encoding, max_chars)
+
+
+def _document_record(name: str, where: str, read: Callable[[], str], max_document_chars: int | None) -> InputRecord:
+    """The record of one document: id ``name``, the text ``read()`` returns, or the error (prefixed ``where``)
+    that reading it or its length gives."""
+    try:
+        return over_limit(InputRecord(name, read()), max_document_chars, f"{where}: the document's text")
+    except DocumentError as exc:
+        return InputRecord(name, error=f"{where}: {exc}")
+
+
+def _line_records(kind: str, stream: BinaryIO, name: str, encoding: str, max_chars: int | None) -> Iterator[InputRecord]:
+    """The records of a line input (``jsonl``, ``csv`` or ``txt``), ids ``name:LINE``, long texts as error records."""
+    readers = {"jsonl": _jsonl, "csv": _csv, "txt": _txt}
+    for record in readers[kind](stream, name, encoding):
+        yield over_limit(record, max_chars)
+
+
+def read_bytes(data: bytes, name: str, task: str, encoding: str = "utf-8", max_chars: int | None = MAX_RECORD_CHARS,
+               max_document_chars: int | None = MAX_DOCUMENT_CHARS) -> Iterator[InputRecord]:
+    """Stream the records of an uploaded file's bytes, read as the suffix of its file ``name`` says.
+
+    The same records :func:`read_inputs` makes of that file on disk, except that ids name
+    ``name`` (``name:LINE``, a document: ``name``) and no path is ever opened.
+
+    Raises:
+        ValueError: unsupported file type for ``task``, or a CSV without a ``text`` column.
+    """
+    kind = input_format(name, task)
+    if kind == "document":
+        yield _document_record(name, name, lambda: document_text(data, Path(name).suffix), max_document_chars)
+        return
+    yield from _line_records(kind, io.BytesIO(data), name, encoding, max_chars)

@@ -28,10 +28,17 @@ def _metrics_table(block: dict, labels: list[str]) -> list[str]:
 PROJECT_DATA = {"messages": "data/messages", "clauses": "data/clauses"}
 
 
+def _sources(config: dict) -> list[str]:
+    """The training data sources of a saved config: ``data`` as a list."""
+    data = config.get("data", "")
+    return [str(source) for source in data] if isinstance(data, list) else [str(data)]
+
+
 def _is_project_model(spec: ModelSpec, config: dict) -> bool:
-    """Trained on nlpguard's own corpus with taxonomy labels only (so its domain claims hold)."""
+    """Trained on nlpguard's own corpus (reviewers' corrections may join it) with taxonomy labels only
+    (so its domain claims hold)."""
     return (all(label in LABELS for label in spec.labels)
-            and str(config.get("data", "")).rstrip("/").endswith(PROJECT_DATA[spec.task]))
+            and any(source.rstrip("/").endswith(PROJECT_DATA[spec.task]) for source in _sources(config)))
 
 
 def _plain_transformers_snippet(spec: ModelSpec) -> list[str]:
@@ -70,7 +77,7 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
     labels = spec.labels
     ours = _is_project_model(spec, config)
     intended = _INTENDED[spec.task] if ours else (
-        f"Classifying Chinese texts into the labels below, as trained on `{config.get('data')}`. nlpguard's "
+        f"Classifying Chinese texts into the labels below, as trained on `{' + '.join(_sources(config))}`. nlpguard's "
         "debt-collection and consent-term claims do not apply: check the data's own documentation for what the "
         "labels mean and where the model may be used.")
     backbone = str(config["backbone"])
@@ -94,9 +101,12 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
         lines.append(f"| `{label}` | {severity} | {spec.thresholds[label]} | {spec.label_descriptions.get(label, '')} |")
     counts = metrics.get("counts", {})
     lines += ["", "## Training data", "",
-              f"- Data: `{config['data']}` — train {counts.get('train')}, dev {counts.get('dev')}, test {counts.get('test')} texts"
-              + (f"; {counts['duplicates_dropped']} repeated texts dropped (dedupe, first kept)." if "duplicates_dropped" in counts
-                 else "."),
+              f"- Data: `{' + '.join(_sources(config))}` — train {counts.get('train')}, dev {counts.get('dev')}, "
+              f"test {counts.get('test')} texts"
+              + (f"; {counts['duplicates_dropped']} repeated texts dropped (dedupe, first kept)" if "duplicates_dropped" in counts
+                 else "")
+              + (f"; reviewers' corrections relabelled {counts['review_overridden']} corpus records and added "
+                 f"{counts['review_added']} texts to train" if "review_overridden" in counts else "") + ".",
               f"- Reference corpora (read from `../shared/corpora` when present): train {counts.get('real_train', 0)}, "
               f"dev {counts.get('real_dev', 0)}, test {counts.get('real_test', 0)} texts "
               + ("(real SMS and spam as compliant messages)." if spec.task == "messages" else "(hand-labelled real policy clauses)."),
@@ -132,6 +142,17 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
         if docs:
             lines += ["", f"Document level ({docs['documents']} documents, labels = union of their clauses): exact label set "
                           f"{docs['exact_match']:.3f}, per-label decisions right {docs['label_accuracy']:.3f}."]
+        evidence = metrics.get("real_evidence_test")
+        if evidence:
+            lines += ["", f"## Evidence on {evidence['documents']} whole real policies (labelled clause by clause)", "",
+                      "Each policy scanned whole, as `nlpguard scan` does; a flag is one (clause, label) a reviewer would "
+                      "read. Precision: flags that match a labelled clause with that label; recall: labelled (clause, "
+                      f"label) pairs flagged. {evidence['flags_per_document']} flags per policy; mean per-policy "
+                      f"precision {evidence['mean_document_precision']}, recall {evidence['mean_document_recall']}.", "",
+                      "| label | flags | precision | labelled | recall |", "|---|---|---|---|---|"]
+            rows = {"all labels": evidence} | evidence["labels"]
+            lines += [f"| {name} | {row['flags']} | {row['precision']} | {row['gold']} | {row['recall']} |"
+                      for name, row in rows.items()]
     if "real_negatives_test" in metrics:
         real = metrics["real_negatives_test"]
         lines += ["", f"Any-label false-positive rate on {real['n']} held-out real SMS and spam: "
@@ -146,7 +167,7 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
                "- Disguised spellings outside the training variants may be missed."] if ours and spec.task == "messages" else
               ["- Authored clauses and a real-clause overlay from mainstream apps; real loan-app agreements are rare in "
                "training. Check on your own documents."] if ours else
-              [f"- Measured only on the splits of `{config.get('data')}`; check thresholds on your own data before "
+              [f"- Measured only on the splits of `{' + '.join(_sources(config))}`; check thresholds on your own data before "
                "relying on them."])
     lines += ["", "## Limits", "", *limits, "",
               "Full settings: `training_config.json`; all figures: `metrics.json`.", ""]

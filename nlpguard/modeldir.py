@@ -9,6 +9,7 @@ embedded in the package are bundles.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 from dataclasses import asdict, dataclass, field
@@ -200,6 +201,24 @@ def check_runtime(model: str | Path | None, task: str, backend: str = "auto") ->
                              "(pip install 'nlpguard[train]'), or an ONNX export (nlpguard export-onnx) and onnxruntime")
     elif not importlib.util.find_spec("onnxruntime"):
         raise ModelError("the ONNX backend needs onnxruntime: pip install 'nlpguard[onnx]'")
+
+
+# Files of a model directory that describe it without changing what it predicts.
+_NOT_PREDICTIVE = {"README.md", "metrics.json", "training_config.json", "onnx_parity.json"}
+
+
+def model_version(directory: Path) -> str:
+    """A content version of the model in ``directory``: ``sha256:`` and the first 16 hex digits of the
+    SHA-256 over the names and bytes of every file that shapes its predictions (config with
+    thresholds, weights, vocabularies; not the model card or metrics). Retraining or
+    recalibrating changes it; copying the directory does not."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.iterdir() if p.is_file() and p.name not in _NOT_PREDICTIVE):
+        digest.update(path.name.encode("utf-8") + b"\0" + str(path.stat().st_size).encode() + b"\0")
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return f"sha256:{digest.hexdigest()[:16]}"
 
 
 def write_config(directory: Path, spec: ModelSpec, extra: dict[str, Any] | None = None) -> None:

@@ -54,11 +54,15 @@ def _is_lead_in(span: Span) -> bool:
 
 def _merge_short(text: str, spans: list[Span], min_chars: int, lead_ins: bool = False) -> list[Span]:
     """Merge fragments shorter than ``min_chars`` (and, with ``lead_ins``, short colon lead-ins) into
-    the following unit (or the previous one); with ``lead_ins``, separator lines are left out."""
+    the following unit (or the previous one); with ``lead_ins``, separator lines are left out and a
+    fragment just above one stays a unit of its own."""
     merged: list[Span] = []
     pending: Span | None = None
     for span in spans:
-        if lead_ins and pending is None and _is_separator(span):
+        if lead_ins and _is_separator(span):
+            if pending is not None:  # a short line above a separator (a heading) stands alone
+                merged.append(pending)
+                pending = None
             continue
         if pending is not None:
             span = Span(pending.start, span.end, text[pending.start:span.end])

@@ -10,11 +10,21 @@ Endpoints:
   position); a record whose ``text`` is missing, empty or not a string gets
   ``{"id", "error"}`` instead of failing the request.
 - ``GET /docs`` and ``GET /openapi.json``: the schema.
+- ``GET /``: the review page (:mod:`nlpguard.review`): upload or paste messages or an agreement,
+  confirm or correct each flag; ``GET /review/info`` (model, versions, labels with grounds,
+  limits, whether feedback is stored), ``POST /review/upload?task=…&filename=…`` (the file's
+  bytes as the body; answers its records, or a document's clauses, with scores and evidence)
+  and ``POST /feedback`` (one correction, stored under ``--data-dir``; 201) serve it.
+- With ``token``, every endpoint answers 401 unless the request carries ``Authorization:
+  Bearer TOKEN`` (or HTTP Basic with the token as password, which is how a browser logs in to
+  the page: its later requests carry the same credentials).
 
-Errors answer ``{"detail": "<message>"}``: 400 malformed JSON; 413 body over ``max_body_bytes``
-or more than ``max_records`` records; 415 body not sent as ``application/json``; 422 wrong
-types, a task the model does not have, an unknown threshold label or a value outside 0..1;
-504 a scan that takes longer than ``timeout`` seconds (waiting for earlier scans included).
+Errors answer ``{"detail": "<message>"}``: 400 malformed JSON; 401 missing or wrong token; 409 a
+correction of flags from a model version other than the one served; 413 body over
+``max_body_bytes`` or more than ``max_records`` records; 415 body not sent as
+``application/json``; 422 wrong types, a task the model does not have, an unknown label or a
+threshold outside 0..1; 503 feedback sent to a server without ``--data-dir``; 504 a scan that
+takes longer than ``timeout`` seconds (waiting for earlier scans included).
 
 Scans run one at a time in a worker thread, so concurrent requests queue instead of
 oversubscribing the CPU while ``/health`` stays responsive; requests that queue while a scan
@@ -28,6 +38,10 @@ a message each are scored in batches. Example::
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
+import hmac
+import ipaddress
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -35,20 +49,26 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
+from itertools import islice
+from pathlib import PurePosixPath
 from typing import Any, Literal
 
 from . import __version__
 from .errors import NlpguardError
+from .feedback import Correction, FeedbackStore
 from .guard import Guard
-from .inputs import MAX_RECORD_CHARS, InputRecord, over_limit
-from .modeldir import PACKAGED_MODELS
+from .inputs import MAX_RECORD_CHARS, InputRecord, check_encoding, over_limit, read_bytes, text_problem
+from .modeldir import PACKAGED_MODELS, model_version
+from .review import review_page
+from .taxonomy import LABELS
 
 try:
     import uvicorn
-    from fastapi import FastAPI, HTTPException, Request
+    from fastapi import FastAPI, HTTPException, Query, Request
+    from fastapi.concurrency import run_in_threadpool
     from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
-    from pydantic import BaseModel, ConfigDict, Field, StrictFloat
+    from fastapi.responses import HTMLResponse, JSONResponse
+    from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 except ImportError as exc:
     raise NlpguardError(f"nlpguard serve needs FastAPI and uvicorn: pip install 'nlpguard[serve]' ({exc})") from exc
 
@@ -104,6 +124,44 @@ class Health(BaseModel):
     tasks: list[str]
     labels: dict[str, list[str]]
     version: str
+
+
+class ReviewBatch(BaseModel):
+    """Body of a successful ``POST /review/upload``: the upload's records, scanned, for the review page.
+
+    Messages: interface records with their ``text``. Clauses: one record per document, with
+    ``clauses`` (every clause: ``start``, ``end``, ``text``, ``heading``, ``scores``, ``labels``).
+    """
+
+    task: str
+    filename: str
+    model: str
+    model_version: str
+    records: list[dict[str, Any]]
+
+
+class FeedbackRequest(BaseModel):
+    """Body of ``POST /feedback``: one reviewer's verdict on one record or clause."""
+
+    model_config = ConfigDict(extra="forbid")
+    task: Literal["messages", "clauses"]
+    id: StrictStr = Field(min_length=1, max_length=1000, description="The record's id (a clause: DOCUMENT:START-END).")
+    text: StrictStr = Field(min_length=1, description="The message, or the clause's text.")
+    document: StrictStr | None = Field(None, min_length=1, max_length=1000, description="Clauses: the document's name.")
+    start: StrictInt | None = Field(None, ge=0, description="Clauses: the clause's first character in the document.")
+    end: StrictInt | None = Field(None, ge=1, description="Clauses: the character after the clause.")
+    labels_before: list[StrictStr] = Field(description="The labels the model gave.")
+    labels_after: list[StrictStr] = Field(description="The labels the reviewer says are right ([] for compliant).")
+    comment: StrictStr = Field("", max_length=4000)
+    reviewer: StrictStr = Field(min_length=1, max_length=200)
+    model_version: StrictStr | None = Field(None, description="The version the page's flags came from (409 if not served).")
+
+
+class FeedbackStored(BaseModel):
+    """Body of a successful ``POST /feedback`` (201)."""
+
+    id: int
+    created_at: str
 
 
 class ErrorDetail(BaseModel):
@@ -174,6 +232,38 @@ class _BodyLimit:
             more = message.get("more_body", False)
         response = _error(413, f"request body is larger than the limit of {self.max_bytes} bytes; "
                                 "send fewer records per request")
+        await response(scope, receive, send)
+
+
+class _TokenAuth:
+    """ASGI middleware: 401 for every HTTP request without ``Authorization: Bearer TOKEN`` (or Basic
+    with TOKEN as the password, any user name), compared in constant time. The page (``/``)
+    challenges with Basic, so a browser asks for the token; API paths challenge with Bearer."""
+
+    def __init__(self, app: Any, token: str):
+        self.app = app
+        self.token = token.encode("utf-8")
+
+    def _authorised(self, header: bytes) -> bool:
+        scheme, _, value = header.partition(b" ")
+        if scheme.lower() == b"bearer":
+            return hmac.compare_digest(value.strip(), self.token)
+        if scheme.lower() == b"basic":
+            try:
+                password = base64.b64decode(value.strip(), validate=True).partition(b":")[2]
+            except (binascii.Error, ValueError):
+                return False
+            return hmac.compare_digest(password, self.token)
+        return False
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or self._authorised(dict(scope["headers"]).get(b"authorization", b"")):
+            await self.app(scope, receive, send)
+            return
+        challenge = 'Basic realm="nlpguard", charset="UTF-8"' if scope["path"] == "/" else 'Bearer realm="nlpguard"'
+        response = _error(401, "missing or wrong token: send 'Authorization: Bearer TOKEN' (the token nlpguard serve "
+                               "was started with)")
+        response.headers["WWW-Authenticate"] = challenge
         await response(scope, receive, send)
 
 
@@ -262,17 +352,74 @@ class _Batcher:
             first += len(request.records)
 
 
+def _documented(*statuses: tuple[int, str]) -> dict:
+    """OpenAPI ``responses`` for error statuses, each answering :class:`ErrorDetail`."""
+    return {status: {"model": ErrorDetail, "description": text} for status, text in statuses}
+
+
+def _label_info(guard: Guard, task: str) -> list[dict]:
+    """The ``task`` model's labels for the review page: id, family, severity, definition, grounds, threshold."""
+    spec = guard.model(task).spec
+    info = []
+    for label in spec.labels:
+        known = LABELS.get(label)
+        info.append({"id": label, "family": known.family if known else label, "severity": known.severity if known else "",
+                     "definition": spec.label_descriptions.get(label) or (known.definition if known else ""),
+                     "grounds": known.grounds if known else "", "threshold": spec.thresholds[label]})
+    return info
+
+
+def _scan_documents(guard: Guard, records: list[InputRecord]) -> list[dict]:
+    """Each agreement record scanned with its clauses (:meth:`Guard.scan_document`), or its error record."""
+    return [{"id": r.id, "error": r.error} if r.error is not None else {"id": r.id, **guard.scan_document(r.text)}
+            for r in records]
+
+
+def _correction(body: FeedbackRequest, labels: list[str], max_chars: int) -> str | None:
+    """What is wrong with a correction for a model with ``labels``, or None when it can be stored."""
+    for field in ("labels_before", "labels_after"):
+        values = getattr(body, field)
+        unknown = [label for label in values if label not in labels]
+        if unknown:
+            return f"{field}: unknown label {unknown[0]!r} for task {body.task!r}; labels: {', '.join(labels)}"
+        if len(set(values)) != len(values):
+            return f"{field}: a label is repeated in {values}"
+    problem = text_problem(body.text)
+    if problem:
+        return f"text: {problem}"
+    if len(body.text) > max_chars:
+        return f"text: {len(body.text):,} characters, over the limit of {max_chars:,}"
+    if not body.reviewer.strip():
+        return "reviewer: empty; say who reviewed"
+    span = (body.document, body.start, body.end)
+    if body.task == "messages" and span != (None, None, None):
+        return "document, start and end are for clauses only"
+    if body.task == "clauses":
+        if None in span:
+            return "document, start and end: a clause needs its document and its span in it"
+        if body.end - body.start != len(body.text):
+            return f"start and end ({body.start}-{body.end}) do not span the clause's {len(body.text)} characters"
+    return None
+
+
 def create_app(guard: Guard, *, max_body_bytes: int, max_records: int, timeout: float, batch_size: int,
-               max_chars: int = MAX_RECORD_CHARS) -> FastAPI:
+               max_chars: int = MAX_RECORD_CHARS, store: FeedbackStore | None = None, token: str | None = None) -> FastAPI:
     """The FastAPI application serving ``guard`` (see the module docstring for endpoints and limits).
 
     Loads and warms up the model of every task of ``guard`` now, so that the first request is
     not slow and an unusable model fails here (ModelError) rather than on a request.
+    ``store`` keeps the review page's corrections (None: ``POST /feedback`` answers 503);
+    ``token``, when given, is required on every endpoint.
     """
     labels = {task: guard.labels(task) for task in guard.tasks}
     for task in guard.tasks:
         guard.scan(_WARM_UP[task], task)
-    health = {"status": "ok", "model": _model_name(guard), "tasks": guard.tasks, "labels": labels, "version": __version__}
+    model = _model_name(guard)
+    versions = {task: model_version(guard.model(task).path) for task in guard.tasks}
+    health = {"status": "ok", "model": model, "tasks": guard.tasks, "labels": labels, "version": __version__}
+    info = {"model": model, "version": __version__, "tasks": guard.tasks, "feedback": store is not None,
+            "models": {task: {"version": versions[task], "labels": _label_info(guard, task)} for task in guard.tasks},
+            "limits": {"max_body_bytes": max_body_bytes, "max_records": max_records, "max_chars": max_chars}}
     scanner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nlpguard-scan")
     batcher = _Batcher(guard, batch_size, scanner)
 
@@ -286,6 +433,8 @@ def create_app(guard: Guard, *, max_body_bytes: int, max_records: int, timeout: 
                   description="Flags abusive Chinese debt-collection messages and consent clauses. "
                               "POST a batch of records to /scan; one interface record comes back per record, in order.")
     app.add_middleware(_BodyLimit, max_bytes=max_body_bytes)
+    if token:
+        app.add_middleware(_TokenAuth, token=token)  # outermost: nothing is read before the token is checked
     app.add_exception_handler(RequestValidationError, _invalid_request)
 
     @app.get("/health", response_model=Health)
@@ -293,9 +442,9 @@ def create_app(guard: Guard, *, max_body_bytes: int, max_records: int, timeout: 
         """The model served, its tasks and labels, and the nlpguard version."""
         return health
 
-    errors = {status: {"model": ErrorDetail, "description": text} for status, text in [
-        (400, "malformed JSON"), (413, "body or record count over the limit"), (415, "body not sent as JSON"),
-        (422, "wrong types, unknown task or label, threshold outside 0..1"), (504, "scan exceeded the timeout")]}
+    errors = _documented((400, "malformed JSON"), (413, "body or record count over the limit"),
+                         (415, "body not sent as JSON"), (422, "wrong types, unknown task or label, threshold outside 0..1"),
+                         (504, "scan exceeded the timeout"))
 
     @app.post("/scan", response_model=ScanResponse, responses=errors)
     async def scan(request: ScanRequest) -> _JSONResponse:
@@ -317,19 +466,118 @@ def create_app(guard: Guard, *, max_body_bytes: int, max_records: int, timeout: 
                                      "(earlier requests included); send fewer records per request") from None
         return _JSONResponse({"records": outputs})
 
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> HTMLResponse:
+        """The review page: one self-contained HTML file, no external assets."""
+        html, headers = review_page()
+        return HTMLResponse(html, headers=headers)
+
+    @app.get("/review/info")
+    async def review_info() -> dict:
+        """What the review page needs: model, versions, labels with grounds, limits, whether feedback is stored."""
+        return info
+
+    upload_errors = _documented((413, "body or record count over the limit"),
+                                (422, "unknown task, unsupported file type or encoding, empty file, CSV without 'text'"),
+                                (504, "scan exceeded the timeout"))
+
+    @app.post("/review/upload", response_model=ReviewBatch, responses=upload_errors)
+    async def review_upload(request: Request, task: Literal["messages", "clauses"],
+                            filename: str = Query(min_length=1, max_length=255,
+                                                  description="The file's name; its suffix says how to read it."),
+                            encoding: str = Query("utf-8", description="Encoding of .jsonl/.csv/.txt lines.")) -> _JSONResponse:
+        """Scan an uploaded file (its bytes as the body): messages as .jsonl/.csv/.txt, an agreement as
+        .txt/.md/.html/.pdf/.docx (or .jsonl/.csv of documents). Up to ``max_records`` records."""
+        if task not in labels:
+            raise HTTPException(422, f"the model served has no {task!r} model (it has: {', '.join(labels)})")
+        name = PurePosixPath(filename.replace("\\", "/")).name or "upload"
+        data = await request.body()
+        if not data.strip():
+            raise HTTPException(422, f"{name} is empty")
+
+        def read() -> list[InputRecord]:
+            return list(islice(read_bytes(data, name, task, check_encoding(encoding), max_chars), max_records + 1))
+
+        try:
+            records = await run_in_threadpool(read)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        if len(records) > max_records:
+            raise HTTPException(413, f"{name} holds more than {max_records} records, the limit per upload: split it")
+        if not records:
+            raise HTTPException(422, f"{name} holds no records")
+        if task == "messages":
+            scanning = batcher.scan(records, task, guard.thresholds(task))
+        else:
+            scanning = asyncio.get_running_loop().run_in_executor(scanner, partial(_scan_documents, guard, records))
+        try:
+            outputs = await asyncio.wait_for(scanning, timeout)
+        except asyncio.TimeoutError:
+            raise HTTPException(504, f"scanning {name} took longer than the {timeout:g} s limit (earlier requests "
+                                     "included); upload a smaller file") from None
+        if task == "messages":
+            outputs = [output if "error" in output else {**output, "text": record.text}
+                       for record, output in zip(records, outputs)]
+        return _JSONResponse({"task": task, "filename": name, "model": model, "model_version": versions[task],
+                              "records": outputs})
+
+    feedback_errors = _documented((400, "malformed JSON"), (409, "the flags came from another model version"),
+                                  (415, "body not sent as JSON"),
+                                  (422, "missing fields, unknown task or label, a span that does not fit"),
+                                  (503, "feedback is disabled: the server was started without --data-dir"))
+
+    @app.post("/feedback", status_code=201, response_model=FeedbackStored, responses=feedback_errors)
+    async def feedback(body: FeedbackRequest) -> dict:
+        """Store one reviewer's verdict: the labels before and after review, with the record and the model."""
+        if store is None:
+            raise HTTPException(503, "feedback is disabled: start nlpguard serve with --data-dir DIR to store corrections")
+        if body.task not in labels:
+            raise HTTPException(422, f"the model served has no {body.task!r} model (it has: {', '.join(labels)})")
+        problem = _correction(body, labels[body.task], max_chars)
+        if problem:
+            raise HTTPException(422, problem)
+        if body.model_version is not None and body.model_version != versions[body.task]:
+            raise HTTPException(409, f"these flags came from model version {body.model_version}, but the server now "
+                                     f"runs {versions[body.task]}: upload the file again and review the new flags")
+        correction = Correction(body.task, body.id, body.text, model, versions[body.task], body.labels_before,
+                                body.labels_after, body.reviewer.strip(), body.comment, body.document, body.start,
+                                body.end)
+        row, created_at = await run_in_threadpool(store.add, correction)
+        return {"id": row, "created_at": created_at}
+
     return app
 
 
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: assume it is reachable from elsewhere
+        return False
+
+
 def run(model: str | None, host: str, port: int, max_body_bytes: int, max_records: int, timeout: float,
-        batch_size: int, backend: str = "auto", threads: int | None = None, max_chars: int = MAX_RECORD_CHARS) -> int:
+        batch_size: int, backend: str = "auto", threads: int | None = None, max_chars: int = MAX_RECORD_CHARS,
+        data_dir: str | None = None, token: str | None = None) -> int:
     """Load ``model`` once (ModelError when unusable, before listening), then serve until interrupted; return 0.
 
-    ``backend`` and ``threads`` are :meth:`Guard.load`'s.
+    ``backend`` and ``threads`` are :meth:`Guard.load`'s; corrections go to ``data_dir`` (see
+    :class:`~nlpguard.feedback.FeedbackStore`); ``token`` is required on every endpoint. Serving
+    beyond loopback without a token is allowed but warned about on stderr.
     """
     guard = Guard.load(model, backend=backend, threads=threads)
-    app = create_app(guard, max_body_bytes=max_body_bytes, max_records=max_records,
-                     timeout=timeout, batch_size=batch_size, max_chars=max_chars)
+    store = FeedbackStore(data_dir) if data_dir else None
+    app = create_app(guard, max_body_bytes=max_body_bytes, max_records=max_records, timeout=timeout,
+                     batch_size=batch_size, max_chars=max_chars, store=store, token=token)
     print(f"nlpguard serve: model {_model_name(guard)} (tasks: {', '.join(guard.tasks)}) listening on "
-          f"http://{host}:{port} — POST /scan, GET /health, docs at /docs", file=sys.stderr, flush=True)
+          f"http://{host}:{port} — POST /scan, GET /health, docs at /docs, review page at / ("
+          + (f"corrections stored in {store.path}" if store else "feedback disabled: no --data-dir") + ")"
+          + (", token required" if token else ""), file=sys.stderr, flush=True)
+    if not token and not _is_loopback(host):
+        print(f"nlpguard serve: WARNING: {host} is reachable from other machines and no --token is set: anyone who "
+              "can reach this port can scan text" + (" and write corrections that become training data" if store else "")
+              + ". Set --token (or NLPGUARD_TOKEN), and put the server behind TLS.", file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0

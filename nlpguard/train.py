@@ -19,11 +19,12 @@ import numpy as np
 
 from . import baseline
 from .augment import disguise_example
-from .corpora import corpora_dir, message_negatives, real_clause_split, real_clauses
+from .corpora import corpora_dir, message_negatives, real_clause_splits, real_clauses, real_documents
 from .crossval import cross_validate, fold_thresholds_for_final, held_out_metrics, is_held_out_writer, writer_folds
-from .data import SPLITS, Example, drop_duplicates, group_split, read_any
-from .errors import ModelError
-from .evaluation import document_metrics, evaluate, gold_matrix, predict_scores
+from .data import (REVIEW_SOURCE, SPLITS, Example, ReviewMerge, apply_reviews, drop_duplicates, group_split,
+                   is_review_file, read_any)
+from .errors import DataError, ModelError
+from .evaluation import document_metrics, evaluate, evidence_metrics, gold_matrix, predict_scores
 from .metrics import label_metrics, tune_thresholds
 from .modelcard import write_model_card
 from .modeldir import CONFIG_FILE, LoadedModel, ModelSpec, load_model, write_config
@@ -37,7 +38,9 @@ class TrainConfig:
     Attributes:
         task: ``messages`` or ``clauses``.
         data: a folder with ``train/dev/test.jsonl``, or one corpus (``.jsonl``, ``.csv``,
-            a ``datasets`` folder, ``hf:NAME[:SPLIT]``) split by group into train/dev/test.
+            a ``datasets`` folder, ``hf:NAME[:SPLIT]``) split by group into train/dev/test; or a
+            list of such sources, read together (see :func:`load_splits`), e.g. a corpus and the
+            reviewers' corrections exported by ``nlpguard feedback export``.
         output: model directory to write.
         backbone: ``baseline`` or a BERT-family checkpoint (Hugging Face name or directory).
         labels: label ids (default: the task's taxonomy labels); extra labels need a description.
@@ -47,6 +50,7 @@ class TrainConfig:
             read from ``corpora`` when present: ``nus_sms_zh``, ``fbs_spam_sms``, ``cold``.
         max_real_negatives: at most this many real negatives in training (None: all).
         real_negative_weight: sample weight of the real-corpus negatives relative to authored texts.
+        real_clause_weight: sample weight of the hand-labelled real clauses relative to authored clauses.
         real_clause_labels: folder of the hand-labelled real-clause overlay (clauses only), joined
             with the corpora's text when both exist; split by document.
         corpora: folder of the reference corpora (default: ``../shared/corpora``).
@@ -72,7 +76,7 @@ class TrainConfig:
     """
 
     task: str
-    data: str
+    data: str | list[str]
     output: str
     backbone: str = "baseline"
     labels: list[str] | None = None
@@ -82,6 +86,7 @@ class TrainConfig:
     extra_negatives: list[str] = field(default_factory=lambda: ["nus_sms_zh", "fbs_spam_sms"])
     max_real_negatives: int | None = None
     real_negative_weight: float = 0.3
+    real_clause_weight: float = 1.0
     real_clause_labels: str | None = "data/real_clauses"
     corpora: str | None = None
     aggregation: str = "max_sentence"
@@ -107,6 +112,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         check_task(self.task)
+        if not self.sources or not all(isinstance(source, str) and source for source in self.sources):
+            raise ValueError(f"data must name a corpus (a path or several), got {self.data!r}")
         if not self.backbone:
             raise ValueError("backbone must be 'baseline' or a checkpoint name/directory")
         if self.task == "clauses":
@@ -129,7 +136,8 @@ class TrainConfig:
             raise ValueError("augment must be between 0 and 1")
         if self.loss not in ("bce", "focal"):
             raise ValueError(f"loss must be bce or focal, got {self.loss!r}")
-        numbers = {"c": self.c, "real_negative_weight": self.real_negative_weight, "learning_rate": self.learning_rate}
+        numbers = {"c": self.c, "real_negative_weight": self.real_negative_weight,
+                   "real_clause_weight": self.real_clause_weight, "learning_rate": self.learning_rate}
         counts = {"min_df": self.min_df, "max_features": self.max_features, "epochs": self.epochs,
                   "batch_size": self.batch_size, "grad_accum": self.grad_accum, "patience": self.patience}
         bad = [k for k, v in numbers.items() if v <= 0] + [k for k, v in counts.items() if v < 1]
@@ -137,6 +145,11 @@ class TrainConfig:
             bad.append("max_length/stride")
         if bad:
             raise ValueError(f"out of range: {', '.join(bad)}")
+
+    @property
+    def sources(self) -> list[str]:
+        """The data sources: ``data`` as a list."""
+        return [self.data] if isinstance(self.data, str) else list(self.data)
 
     @property
     def label_ids(self) -> list[str]:
@@ -156,24 +169,50 @@ class TrainConfig:
         return cls(**data)
 
 
-def load_splits(config: TrainConfig) -> tuple[dict[str, list[Example]], int]:
-    """Train/dev/test examples (the folder's split files, or a group-aware split of one corpus)
-    and how many repeated texts ``config.dedupe`` dropped from the files read."""
+def load_splits(config: TrainConfig) -> tuple[dict[str, list[Example]], int, ReviewMerge | None]:
+    """Train/dev/test examples of ``config.data``, how many repeated texts ``config.dedupe`` dropped
+    from the files read, and what the reviewers' records changed (None when there were none).
+
+    Each source is a folder's split files or a corpus; the corpora (all of them together) are
+    split by group and joined to the folders' splits. Records with ``source: review`` (from
+    ``nlpguard feedback export``, in any source) are taken out first and applied last by
+    :func:`~nlpguard.data.apply_reviews`: the reviewed labels override the corpus's for the
+    same text, and reviewed texts the corpus lacks join the training split. A review file is
+    read with the data format's own columns (``text``, ``labels``) whatever ``text_column``
+    and ``label_column`` say.
+
+    Raises:
+        DataError: a source breaks the data format, or only review records were given.
+    """
     dropped = 0
+    reviews: list[Example] = []
 
     def read(source) -> list[Example]:
         nonlocal dropped
-        examples = read_any(source, config.task, config.label_ids, config.text_column, config.label_column,
-                            allow_duplicates=config.dedupe)
+        columns = ("text", "labels") if is_review_file(source) else (config.text_column, config.label_column)
+        examples = read_any(source, config.task, config.label_ids, *columns, allow_duplicates=config.dedupe)
+        reviews.extend(e for e in examples if e.source == REVIEW_SOURCE)
+        examples = [e for e in examples if e.source != REVIEW_SOURCE]
         if config.dedupe:
             examples, count = drop_duplicates(examples, str(source))
             dropped += count
         return examples
 
-    path = Path(config.data)
-    if path.is_dir() and (path / "train.jsonl").is_file():
-        return {split: read(path / f"{split}.jsonl") for split in SPLITS}, dropped
-    return group_split(read(config.data), seed=config.seed), dropped
+    splits: dict[str, list[Example]] = {split: [] for split in SPLITS}
+    pooled: list[Example] = []
+    for source in config.sources:
+        path = Path(source)
+        if path.is_dir() and (path / "train.jsonl").is_file():
+            for split in SPLITS:
+                splits[split] += read(path / f"{split}.jsonl")
+        else:
+            pooled += read(source)
+    for split, examples in group_split(pooled, seed=config.seed).items():
+        splits[split] += examples
+    if reviews and not any(splits.values()):
+        raise DataError(f"{', '.join(config.sources)} hold(s) only reviewed records: give the corpus they correct "
+                        "beside them, e.g. --data data/clauses review.jsonl")
+    return splits, dropped, apply_reviews(splits, reviews) if reviews else None
 
 
 def reference_data(config: TrainConfig, log) -> dict[str, list[Example]]:
@@ -190,16 +229,16 @@ def reference_data(config: TrainConfig, log) -> dict[str, list[Example]]:
             real["train"] = rng.sample(real["train"], min(len(real["train"]), config.max_real_negatives))
         log(f"extra negatives from {root}: " + ", ".join(f"{s} {len(v)}" for s, v in real.items()))
     elif config.task == "clauses" and config.real_clause_labels and Path(config.real_clause_labels).is_dir():
-        labelled = real_clauses(root, config.real_clause_labels)
-        real = {split: [e for e in labelled if real_clause_split(e) == split] for split in real}
-        log("real labelled clauses: " + ", ".join(f"{s} {len(v)}" for s, v in real.items()))
+        real, near = real_clause_splits(real_clauses(root, config.real_clause_labels))
+        log("real labelled clauses: " + ", ".join(f"{s} {len(v)}" for s, v in real.items())
+            + f" ({near} training clause(s) left out as near-copies of dev/test clauses)")
     return real
 
 
 def _sample_weights(config: TrainConfig, authored: int, real: int) -> np.ndarray:
     """Weights of ``authored`` corpus texts followed by ``real`` reference texts (real SMS count
-    ``real_negative_weight`` for messages; real clauses count fully)."""
-    real_weight = config.real_negative_weight if config.task == "messages" else 1.0
+    ``real_negative_weight`` for messages, real clauses ``real_clause_weight``)."""
+    real_weight = config.real_negative_weight if config.task == "messages" else config.real_clause_weight
     return np.array([1.0] * authored + [real_weight] * real)
 
 
@@ -257,9 +296,12 @@ def train(config: TrainConfig, log=print) -> dict:
 
     started = time.time()
     labels = config.label_ids
-    splits, dropped = load_splits(config)
+    splits, dropped, reviewed = load_splits(config)
     if config.dedupe:
         log(f"dedupe: dropped {dropped} repeated text(s), first kept")
+    if reviewed:
+        log(f"review data: {reviewed.reviewed} reviewed text(s); reviewed labels overrode {reviewed.overridden} corpus "
+            f"record(s), confirmed {reviewed.confirmed}; {reviewed.added} reviewed text(s) added to train")
     real = reference_data(config, log)
     if config.augment:
         rng = random.Random(config.seed)
@@ -274,14 +316,15 @@ def train(config: TrainConfig, log=print) -> dict:
                      baseline.ARCHITECTURE if config.backbone == "baseline" else TRANSFORMER,
                      aggregation=config.aggregation, label_descriptions=descriptions, options=options)
     dev_set = splits["dev"] + real["dev"]
-    log(f"training {config.backbone} on {len(train_set)} texts ({len(splits['train'])} from {config.data})")
+    log(f"training {config.backbone} on {len(train_set)} texts ({len(splits['train'])} from {', '.join(config.sources)})")
     scorer, history = _fit(config, spec, train_set, weights, dev_set, log)
     model = LoadedModel(spec, scorer, Path(config.output))
     metrics = _calibrate(config, model, splits, real, log)
     metrics["history"] = history
     metrics["train_seconds"] = round(time.time() - started, 1)
     metrics["counts"] = ({split: len(v) for split, v in splits.items()} | {f"real_{s}": len(v) for s, v in real.items()}
-                         | ({"duplicates_dropped": dropped} if config.dedupe else {}))
+                         | ({"duplicates_dropped": dropped} if config.dedupe else {})
+                         | ({"review_overridden": reviewed.overridden, "review_added": reviewed.added} if reviewed else {}))
 
     output = Path(config.output)
     output.mkdir(parents=True, exist_ok=True)
@@ -350,6 +393,12 @@ def _calibrate(config: TrainConfig, model: LoadedModel, splits: dict[str, list[E
     elif real["test"]:
         metrics["real_clauses_test"] = evaluate(model, real["test"])[0]
         metrics["real_documents_test"] = document_metrics(model, real["test"])
+        documents = real_documents(corpora_dir(config.corpora), config.real_clause_labels)
+        if documents:
+            evidence = evidence_metrics(model, documents)
+            metrics["real_evidence_test"] = {key: value for key, value in evidence.items() if key != "per_document"}
+            log(f"evidence on {evidence['documents']} whole real documents: precision {evidence['precision']}, "
+                f"recall {evidence['recall']}, {evidence['flags_per_document']} flags per document")
     return metrics
 
 

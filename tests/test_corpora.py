@@ -63,3 +63,54 @@ def test_clause_splitter_on_real_policy_layouts(corpora):
     assert lengths[int(0.99 * len(lengths))] < 800
     assert sum(n < 6 for n in lengths) / len(lengths) < 0.02      # tiny fragments are merged
     assert with_heading / len(lengths) > 0.8                      # section context found
+
+
+def test_identical_real_clause_texts_carry_identical_labels(corpora):
+    from nlpguard.normalize import normalize_text
+
+    labels_of: dict[str, set] = {}
+    for example in real_clauses(corpora, OVERLAY):
+        key = normalize_text(example.text).strip()
+        assert labels_of.setdefault(key, set(example.labels)) == set(example.labels), example.id
+
+
+def test_real_splits_keep_near_copies_of_dev_and_test_clauses_out_of_training(corpora):
+    from nlpguard.corpora import near_copies, real_clause_splits
+
+    splits, dropped = real_clause_splits(real_clauses(corpora, OVERLAY))
+    assert dropped > 0 and len(splits["test"]) >= 4000
+    train, held_out = [e.text for e in splits["train"]], [e.text for e in splits["dev"] + splits["test"]]
+    assert not near_copies(train, held_out).any()
+    assert not {e.group for e in splits["train"]} & {e.group for e in splits["test"]}
+
+
+def test_held_out_policies_are_labelled_clause_by_clause(corpora):
+    from nlpguard.corpora import real_documents
+
+    documents = real_documents(corpora, OVERLAY)
+    assert len(documents) == 30
+    for doc_id, text, clauses in documents:
+        assert len(clauses) >= 20 and all(real_clause_split(c) == "test" for c in clauses)
+        assert all(text[c.extra["start"]:c.extra["end"]] == c.text for c in clauses)
+        assert all(a.extra["end"] <= b.extra["start"] for a, b in zip(clauses, clauses[1:]))
+    assert sum(bool(c.labels) for _, _, clauses in documents for c in clauses) >= 200
+
+
+def test_evidence_metrics_count_the_flags_a_reviewer_reads(guard):
+    from nlpguard.data import Example
+    from nlpguard.evaluation import evidence_metrics
+
+    text = ("第一条 本公司有权随时修改本协议，修改后的协议一经公布即生效，无需另行通知用户，最终解释权归本公司所有。\n"
+            "第二条 我们仅在您使用扫码功能时调用摄像头，用于识别二维码。\n"
+            "第三条 如您逾期，我们有权将您的逾期信息告知您通讯录中的联系人及您的工作单位。")
+    clauses = guard.scan_document(text)["clauses"]
+    gold = [Example(f"doc:{c['start']}-{c['end']}", c["text"], labels, extra={"start": c["start"], "end": c["end"]})
+            for c, labels in zip(clauses, (["unilateral_terms"], [], ["contact_disclosure"]))]
+    model = guard.model("clauses")
+    result = evidence_metrics(model, [("doc", text, gold)])
+    flags = [(c["start"], label) for c in clauses for label in c["labels"]]
+    right = sum((start, label) in {(g.extra["start"], l) for g in gold for l in g.labels} for start, label in flags)
+    assert result["flags"] == len(flags) and result["gold"] == 2
+    assert result["precision"] == (round(right / len(flags), 4) if flags else None)
+    assert result["recall"] == round(right / 2, 4)
+    assert result["labels"]["unilateral_terms"]["gold"] == 1 and result["labels"]["bundled_consent"]["gold"] == 0

@@ -42,14 +42,54 @@ def test_text_without_boundaries_is_one_unit():
     assert [s.text for s in split_sentences("  明早八点我们到你单位门口等你  ")] == ["明早八点我们到你单位门口等你"]
 
 
-def test_separator_lines_and_colon_lead_ins_join_their_neighbours():
+def test_colon_lead_ins_join_the_next_clause_and_separator_lines_belong_to_none():
     from nlpguard.segment import split_clauses
 
     doc = ("隐私政策\n==========\n这些信息包括：\n1. 您的姓名和身份证号码，用于身份核验。\n2. 您的手机号码，用于登录。\n"
-           "----------\n第二条 您使用本应用即视为同意本政策。")
+           "----------\n第二条 您使用本应用即视为同意本政策。\n| SDK | 目的 |\n|---|---|\n| 推送SDK | 消息推送 |")
     clauses = split_clauses(doc)
     texts = [c.text for c in clauses]
-    assert not any(t.strip("=-\n ") == "" for t in texts)  # no separator on its own
+    assert not any("==" in t or "--" in t for t in texts)  # a separator or table rule is in no clause
+    assert texts[-3:] == ["第二条 您使用本应用即视为同意本政策。", "| SDK | 目的 |", "| 推送SDK | 消息推送 |"]
     assert "这些信息包括：\n1. 您的姓名和身份证号码，用于身份核验。" in texts
     assert all(doc[c.start:c.end] == c.text for c in clauses)
-    assert all(c.heading in ("", "隐私政策") for c in clauses)  # separators are no section headings
+    assert all(c.heading in ("", "隐私政策") for c in clauses[:-1])  # separators are no section headings
+
+
+def test_closing_markup_after_a_full_stop_stays_with_its_sentence():
+    from nlpguard.segment import split_clauses
+
+    doc = "**4.1 用户应对账号下的行为负责。**\n**4.2 爱豆不保证服务不中断。**\n_（2）相册：用于上传照片；_\n（3）麦克风：用于语音。"
+    texts = [c.text for c in split_clauses(doc)]
+    assert texts == ["**4.1 用户应对账号下的行为负责。**", "**4.2 爱豆不保证服务不中断。**", "_（2）相册：用于上传照片；_",
+                     "（3）麦克风：用于语音。"]
+
+
+def test_segmentation_metrics_count_boundaries_and_exact_clauses():
+    from nlpguard.evaluation import segmentation_metrics
+
+    gold = [(0, 10), (10, 20), (20, 30)]
+    m = segmentation_metrics(gold, [(0, 10), (10, 15), (15, 30)])
+    assert (m["boundary_precision"], m["boundary_recall"], m["exact_clauses"]) == (round(2 / 3, 4), round(2 / 3, 4), round(1 / 3, 4))
+    assert segmentation_metrics(gold, gold)["boundary_f1"] == 1.0
+
+
+def test_hand_segmentations_are_offsets_into_real_policies_and_the_splitter_follows_them(corpora):
+    import json
+
+    from nlpguard.corpora import _find, _rows
+    from nlpguard.evaluation import segmentation_metrics
+
+    from .conftest import REPO
+
+    texts = {row["doc_id"]: row["text"] for row in _rows(_find(corpora, "ca4p483"))}
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((REPO / "data/real_clauses/segmentation").glob("*.json"))]
+    assert len(records) == 10
+    gold, predicted = [], []
+    for record in records:
+        text, spans = texts[record["document"]], record["clauses"]
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))                  # in order, no overlap
+        assert all(text[s:e].strip() == text[s:e] and text[s:e] for s, e in spans)  # trimmed, non-empty
+        gold += [(f"{record['document']}:{s}", e) for s, e in spans]
+        predicted += [(f"{record['document']}:{c.start}", c.end) for c in split_clauses(text)]
+    assert segmentation_metrics(gold, predicted)["boundary_f1"] >= 0.97

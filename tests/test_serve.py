@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import socket
@@ -52,14 +53,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """Base URL of a real ``nlpguard serve`` process (embedded default model) with small limits."""
+@contextlib.contextmanager
+def serving(log_path, *options: str):
+    """Base URL of a real ``nlpguard serve`` process (with ``options``) on a free loopback port, until exit."""
     port = free_port()
-    log = (tmp_path_factory.mktemp("serve") / "stderr.log").open("w+", encoding="utf-8")
-    process = subprocess.Popen([sys.executable, "-m", "nlpguard.cli", "serve", "--port", str(port),
-                                "--max-body-bytes", str(MAX_BODY_BYTES), "--max-records", str(MAX_RECORDS),
-                                "--max-chars", str(MAX_CHARS)],
+    log = open(log_path, "w+", encoding="utf-8")
+    process = subprocess.Popen([sys.executable, "-m", "nlpguard.cli", "serve", "--port", str(port), *options],
                                stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -69,7 +68,7 @@ def server(tmp_path_factory):
                 log.seek(0)
                 pytest.fail(f"nlpguard serve exited with {process.returncode}: {log.read()}")
             try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                if httpx.get(f"{url}/health", timeout=1).status_code in (200, 401):  # 401: it wants a token
                     log.seek(0)
                     assert f"listening on {url}" in log.read()  # the start is announced on stderr
                     break
@@ -87,6 +86,14 @@ def server(tmp_path_factory):
             process.kill()
             process.wait()
         log.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """Base URL of a real ``nlpguard serve`` process (embedded default model) with small limits."""
+    with serving(tmp_path_factory.mktemp("serve") / "stderr.log", "--max-body-bytes", str(MAX_BODY_BYTES),
+                 "--max-records", str(MAX_RECORDS), "--max-chars", str(MAX_CHARS)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
