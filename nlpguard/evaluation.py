@@ -118,25 +118,39 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int], share: float) -> bool:
     return shared > 0 and shared >= share * min(a[1] - a[0], b[1] - b[0])
 
 
+def document_flags(model: LoadedModel, text: str, thresholds: dict[str, float]) -> list[tuple[tuple[int, int], str]]:
+    """The flags of one document scanned whole, as ``scan`` does: ``((start, end), label)`` per clause and label."""
+    result = score_texts(model, [text], thresholds)[0]
+    return [((u.start, u.end), label) for u, row in zip(result.units, result.unit_scores)
+            for label, score in zip(model.spec.labels, row) if score >= thresholds[label]]
+
+
 def evidence_metrics(model: LoadedModel, documents: list[tuple[str, str, list[Example]]],
                      thresholds: dict[str, float] | None = None, overlap: float = 0.5) -> dict:
     """Evidence precision and recall on whole documents, flag by flag, as a reviewer reads a report.
 
     Each document (``(id, text, gold clauses)``, clauses with ``extra["start"/"end"]``) is
-    scanned whole, as ``scan`` does: every (clause, label) at or above threshold is one flag.
-    A flag is right when it overlaps a gold clause carrying that label by at least
-    ``overlap`` of the shorter span; a gold (clause, label) is found when such a flag exists.
-    Returns micro precision/recall/F1 overall and per label, the mean per-document precision
-    (documents with flags) and recall (documents with gold labels), and flags per document.
+    scanned whole (:func:`document_flags`); see :func:`evidence_from_flags` for the counting.
     """
-    labels = model.spec.labels
     thresholds = thresholds or model.spec.thresholds
+    flagged = [(doc_id, document_flags(model, text, thresholds), clauses) for doc_id, text, clauses in documents]
+    return evidence_from_flags(flagged, model.spec.labels, overlap)
+
+
+def evidence_from_flags(flagged: list[tuple[str, list[tuple[tuple[int, int], str]], list[Example]]],
+                        labels: list[str], overlap: float = 0.5) -> dict:
+    """Evidence precision and recall of flags against clauses labelled by hand, per document.
+
+    ``flagged`` holds ``(document id, flags, gold clauses)``; a flag is ``((start, end), label)``
+    in the document's text, gold clauses carry ``extra["start"/"end"]`` in the same text. A flag
+    is right when it overlaps a gold clause carrying that label by at least ``overlap`` of the
+    shorter span; a gold (clause, label) is found when such a flag exists. Returns micro
+    precision/recall/F1 overall and per label, the mean per-document precision (documents with
+    flags) and recall (documents with gold labels), and flags per document.
+    """
     counts = {label: {"flags": 0, "right": 0, "gold": 0, "found": 0} for label in labels}
     per_document = []
-    for doc_id, text, clauses in documents:
-        result = score_texts(model, [text], thresholds)[0]
-        flags = [((u.start, u.end), label) for u, row in zip(result.units, result.unit_scores)
-                 for label, score in zip(labels, row) if score >= thresholds[label]]
+    for doc_id, flags, clauses in flagged:
         gold = [((c.extra["start"], c.extra["end"]), label) for c in clauses for label in c.labels if label in labels]
         right = [f for f in flags if any(g[1] == f[1] and _overlaps(f[0], g[0], overlap) for g in gold)]
         found = [g for g in gold if any(f[1] == g[1] and _overlaps(f[0], g[0], overlap) for f in flags)]
@@ -158,10 +172,10 @@ def evidence_metrics(model: LoadedModel, documents: list[tuple[str, str, list[Ex
     total = {key: sum(c[key] for c in counts.values()) for key in ("flags", "right", "gold", "found")}
     precisions = [d["right"] / d["flags"] for d in per_document if d["flags"]]
     recalls = [d["found"] / d["gold"] for d in per_document if d["gold"]]
-    return {"documents": len(documents), **summary(**total),
+    return {"documents": len(flagged), **summary(**total),
             "mean_document_precision": _round(float(np.mean(precisions)) if precisions else None),
             "mean_document_recall": _round(float(np.mean(recalls)) if recalls else None),
-            "flags_per_document": _round(total["flags"] / max(len(documents), 1)),
+            "flags_per_document": _round(total["flags"] / max(len(flagged), 1)),
             "labels": {label: summary(**c) for label, c in counts.items()}, "per_document": per_document}
 
 

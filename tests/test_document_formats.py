@@ -14,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from training.document_formats import FOOTER, NAV, html_page, write_docx, write_formats, write_pdf
+
 CLAUSES = [
     "第一条 您注册或使用本应用即视为同意本政策全部条款。",
     "第二条 我们有权随时单方修改本协议，修改后的协议一经公布即生效，无需另行通知。",
     "第三条 为了向您提供借款服务，我们需要收集您的姓名和身份证号码，用于身份核验。",
     "第四条 您逾期未还款的，您授权我们联系您通讯录中的联系人告知您的欠款情况。",
 ]
-NAV = "首页 | 产品中心 | 关于我们 | 联系客服"
-FOOTER = "版权所有 © 2026 某某科技有限公司 京ICP备00000000号"
 
 
 def nlpguard_command() -> str:
@@ -33,41 +33,7 @@ def nlpguard_command() -> str:
     return found
 
 
-def write_pdf(path: Path, paragraphs: list[str] = CLAUSES, width: int = 45) -> None:
-    """A PDF of ``paragraphs``, wrapped at ``width`` characters a line, as a word processor prints it."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfgen import canvas
-
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    page = canvas.Canvas(str(path))
-    page.setFont("STSong-Light", 11)
-    y = 800
-    for paragraph in paragraphs:
-        for start in range(0, len(paragraph), width):
-            if y < 40:
-                page.showPage()
-                page.setFont("STSong-Light", 11)
-                y = 800
-            page.drawString(40, y, paragraph[start:start + width])
-            y -= 16
-    page.save()
-
-
-def write_docx(path: Path, paragraphs: list[str] = CLAUSES) -> None:
-    import docx
-
-    document = docx.Document()
-    document.add_heading("借款服务隐私政策", level=1)
-    for paragraph in paragraphs:
-        document.add_paragraph(paragraph)
-    document.save(str(path))
-
-
-HTML = f"""<!DOCTYPE html><html><head><meta charset="utf-8"><title>隐私政策</title></head><body>
-<nav><a href="/">{NAV}</a></nav>
-<article><h1>借款服务隐私政策</h1>{''.join(f'<p>{c}</p>' for c in CLAUSES)}</article>
-<footer>{FOOTER}</footer></body></html>"""
+HTML = html_page(CLAUSES, title="借款服务隐私政策")
 
 
 @pytest.fixture
@@ -80,8 +46,8 @@ def policies(tmp_path):
     (root / "utf16.txt").write_bytes(text.encode("utf-16"))
     (root / "policy.md").write_text("# 借款服务隐私政策\n\n" + "\n\n".join(f"- {c}" for c in CLAUSES) + "\n", encoding="utf-8")
     (root / "policy.html").write_text(HTML, encoding="utf-8")
-    write_pdf(root / "policy.pdf")
-    write_docx(root / "policy.docx")
+    write_pdf(root / "policy.pdf", CLAUSES)
+    write_docx(root / "policy.docx", CLAUSES, title="借款服务隐私政策")
     (root / "corrupt.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\nendobj\n" + bytes(range(256)))
     (root / "notzip.docx").write_bytes(b"this is plain text, not a zip archive")
     (root / "binary.txt").write_bytes(bytes(range(256)) * 40)
@@ -136,13 +102,7 @@ def test_real_policies_in_every_format_scan_without_errors_and_offsets_point_int
     root.mkdir()
     policies = [row["text"] for row in itertools.islice(_rows(_find(corpora, "ca4p483")), 3)]
     for k, text in enumerate(policies):
-        paragraphs = [p.strip() for p in text.splitlines() if p.strip()]
-        (root / f"p{k}.txt").write_bytes(text.encode("gb18030", errors="replace"))
-        (root / f"p{k}.md").write_text("\n\n".join(paragraphs), encoding="utf-8")
-        (root / f"p{k}.html").write_text(f"<html><body><nav>{NAV}</nav><main>" + "".join(f"<p>{p}</p>" for p in paragraphs)
-                                         + f"</main><footer>{FOOTER}</footer></body></html>", encoding="utf-8")
-        write_pdf(root / f"p{k}.pdf", paragraphs)
-        write_docx(root / f"p{k}.docx", paragraphs)
+        write_formats(text, root, f"p{k}")
     output = tmp_path / "out.jsonl"
     proc = subprocess.run([nlpguard_command(), "scan", str(root), "--task", "clauses", "--output", str(output),
                            "--progress", "off"], capture_output=True, text=True)
@@ -154,3 +114,40 @@ def test_real_policies_in_every_format_scan_without_errors_and_offsets_point_int
         assert len(text) > 500, name
         for item in record["evidence"]:
             assert text[item["start"]:item["end"]] == item["text"], name
+
+
+def test_offsets_in_text_read_back_from_a_file_map_to_the_original():
+    from training.document_formats import source_offsets
+
+    original = "第一条 本协议由您与本公司订立。\n第二条 我们有权随时修改本协议。\n"
+    extracted = "隐私政策\n第一条 本协议由您与本公\n司订立。第二条 我们有权随时修改本协议。"
+    back = source_offsets(original, extracted)
+    start = extracted.index("第二条")
+    assert original[back[start]:back[len(extracted)]].strip() == "第二条 我们有权随时修改本协议。"
+    assert original[back[extracted.index("司订立")]] == "司"
+
+
+def test_evidence_read_from_every_format_matches_the_original_text(corpora, guard, tmp_path):
+    """Three held-out real policies written as txt/md/html/pdf/docx: the flags read back from each
+    file land on the same hand-labelled clauses as the flags on the original text."""
+    from nlpguard.corpora import real_documents
+    from nlpguard.documents import read_document
+    from nlpguard.evaluation import document_flags, evidence_from_flags
+    from training.document_formats import source_offsets
+
+    from .conftest import REPO
+
+    model = guard.model("clauses")
+    documents = real_documents(corpora, REPO / "data" / "real_clauses")[:3]
+    original = evidence_from_flags([(d, document_flags(model, t, model.spec.thresholds), c) for d, t, c in documents],
+                                   model.spec.labels)
+    for kind in ("txt", "md", "html", "pdf", "docx"):
+        flagged = []
+        for doc, text, clauses in documents:
+            extracted = read_document(write_formats(text, tmp_path, doc)[kind])
+            back = source_offsets(text, extracted)
+            flagged.append((doc, [((int(back[s]), int(back[e])), label)
+                                  for (s, e), label in document_flags(model, extracted, model.spec.thresholds)], clauses))
+        measured = evidence_from_flags(flagged, model.spec.labels)
+        assert abs(measured["recall"] - original["recall"]) <= 0.05, kind
+        assert abs(measured["flags_per_document"] - original["flags_per_document"]) <= 1, kind
