@@ -138,6 +138,10 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
     if "real_clauses_test" in metrics:
         lines += ["", "## Metrics on real clauses (documents never seen in training)", ""]
         lines += _metrics_table(metrics["real_clauses_test"], labels)
+        intervals = metrics["real_clauses_test"].get("intervals_95")
+        if intervals:
+            lines += ["", "95 % intervals of F1, documents resampled (1,000 bootstrap rounds): "
+                      + "; ".join(f"{name} {low:.2f}–{high:.2f}" for name, (low, high) in intervals.items()) + "."]
         docs = metrics.get("real_documents_test")
         if docs:
             lines += ["", f"Document level ({docs['documents']} documents, labels = union of their clauses): exact label set "

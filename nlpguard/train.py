@@ -25,7 +25,7 @@ from .data import (REVIEW_SOURCE, SPLITS, Example, ReviewMerge, apply_reviews, d
                    is_review_file, read_any)
 from .errors import DataError, ModelError
 from .evaluation import document_metrics, evaluate, evidence_metrics, gold_matrix, predict_scores
-from .metrics import label_metrics, tune_thresholds
+from .metrics import bootstrap_intervals, label_metrics, tune_thresholds
 from .modelcard import write_model_card
 from .modeldir import CONFIG_FILE, LoadedModel, ModelSpec, load_model, write_config
 from .taxonomy import LABELS, check_task, task_labels
@@ -392,6 +392,9 @@ def _calibrate(config: TrainConfig, model: LoadedModel, splits: dict[str, list[E
                                                         for l, v in real_metrics["labels"].items()}}
     elif real["test"]:
         metrics["real_clauses_test"] = evaluate(model, real["test"])[0]
+        predicted = predict_scores(model, [e.text for e in real["test"]]) >= np.array([model.spec.thresholds[l] for l in labels])
+        metrics["real_clauses_test"]["intervals_95"] = bootstrap_intervals(
+            gold_matrix(real["test"], labels), predicted, [e.group for e in real["test"]], labels)
         metrics["real_documents_test"] = document_metrics(model, real["test"])
         documents = real_documents(corpora_dir(config.corpora), config.real_clause_labels)
         if documents:

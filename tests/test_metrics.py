@@ -26,3 +26,15 @@ def test_confusion_counts_and_f1():
     assert (m["tp"], m["fp"], m["fn"], m["tn"]) == (2, 1, 1, 4)
     assert m["f1"] == pytest.approx(2 / 3, abs=1e-4)
     assert metrics["any_label_false_positive_rate"] == pytest.approx(0.2)
+
+
+def test_bootstrap_intervals_resample_whole_documents():
+    from nlpguard.metrics import bootstrap_intervals
+
+    gold = np.array([[1], [0], [1], [0], [1], [0]])
+    perfect = bootstrap_intervals(gold, gold.copy(), ["a", "a", "b", "b", "c", "c"], ["x"], rounds=200)
+    assert perfect == {"x": [1.0, 1.0], "macro_f1": [1.0, 1.0]}
+    # document c is all wrong: resamples without it score 1, resamples of c alone score 0
+    predicted = np.array([[1], [0], [1], [0], [0], [1]])
+    low, high = bootstrap_intervals(gold, predicted, ["a", "a", "b", "b", "c", "c"], ["x"], rounds=500)["x"]
+    assert low < 0.67 < high and high == 1.0
