@@ -138,11 +138,16 @@ def test_evaluate_slices_reports_perturbations(tmp_path, capsys):
         {"id": "1", "text": "再不还钱就把你的欠款发到你通讯录里每个人", "labels": ["privacy_disclosure"], "tags": ["obfuscated"]},
         {"id": "2", "text": MESSAGES[1], "labels": [], "tags": ["hard_negative"]},
     ])
-    assert main(["evaluate", "--task", "messages", "--data", str(data), "--slices"]) == 0
-    out = capsys.readouterr().out
-    for family in ("homophone", "pinyin", "spaced", "traditional", "fullwidth", "zero_width"):
-        assert family in out
-    assert "obfuscated" in out and "hard_negative" in out
+    report_file = tmp_path / "metrics.json"
+    assert main(["evaluate", "--task", "messages", "--data", str(data), "--slices", "--output", str(report_file)]) == 0
+    assert "perturbation" in capsys.readouterr().out
+    report = json.loads(report_file.read_text(encoding="utf-8"))
+    perturbed = report["perturbations"]
+    assert set(perturbed) == {"clean", "homophone", "pinyin", "spaced", "traditional", "fullwidth", "zero_width"}
+    assert all(0 <= row["macro_f1"] <= 1 and 0 <= row["changed"] <= 2 for row in perturbed.values())
+    assert perturbed["spaced"]["changed"] == 2  # every text can be spaced out
+    assert report["slices"]["obfuscated"]["n"] == 1 and report["slices"]["obfuscated"]["positives"] == 1
+    assert report["slices"]["hard_negative"]["positives"] == 0
 
 
 def test_threshold_takes_several_values_after_one_flag_or_repeated_flags(tmp_path, capsys):

@@ -51,5 +51,19 @@ def test_span_outside_text_is_an_error():
         normalize("abc").to_original(2, 9)
 
 
-def test_version_is_recorded():
-    assert NORMALIZER_VERSION.startswith("norm-")
+def test_models_record_the_normaliser_and_refuse_another(tmp_path):
+    import json
+    import shutil
+
+    from nlpguard.errors import ModelError
+    from nlpguard.modeldir import PACKAGED_MODELS, read_spec
+
+    packaged = PACKAGED_MODELS / "baseline" / "messages"
+    assert read_spec(packaged).normalizer == NORMALIZER_VERSION
+    copy = tmp_path / "model"
+    shutil.copytree(packaged, copy)
+    config = json.loads((copy / "config.json").read_text(encoding="utf-8"))
+    config["nlpguard"]["normalizer"] = "norm-1"
+    (copy / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(ModelError, match=f"trained with normaliser norm-1, this nlpguard has {NORMALIZER_VERSION}"):
+        read_spec(copy)

@@ -47,7 +47,13 @@ def test_onnx_scores_match_torch_on_a_few_hundred_texts(exported):
     assert np.abs(torch_scores - onnx_scores).max() <= 1e-4  # rounded to 4 decimals: at most one unit apart
     assert [r["labels"] for r in onnx_records] == [r["labels"] for r in torch_records]
     int8 = Guard.load(output, backend="onnx-int8").scan(texts, task="messages")
-    assert len(int8) == len(texts) and all(set(r["scores"]) == set(torch_records[0]["scores"]) for r in int8)
+    int8_scores = np.array([list(r["scores"].values()) for r in int8])
+    difference = np.abs(int8_scores - torch_scores)
+    assert difference.max() <= 0.05  # the tiny test network; README reports ~0.09 on the packaged BERT
+    # a label may flip only where the torch score lies within that difference of its threshold
+    thresholds = np.array([Guard.load(source, backend="torch").thresholds("messages")[l] for l in torch_records[0]["scores"]])
+    decided = np.abs(torch_scores - thresholds) > difference + 1e-4
+    assert decided.mean() > 0.4 and ((int8_scores >= thresholds) == (torch_scores >= thresholds))[decided].all()
 
 
 def test_scan_command_selects_the_backend(exported, tmp_path):

@@ -58,13 +58,16 @@ def test_html_report_renders_in_headless_chromium(folder, tmp_path):
     page = report.read_text(encoding="utf-8")
     assert "<script src" not in page and "<link" not in page and "http" not in page.replace("http-equiv", "")
     profile = tmp_path / "profile"
-    dom = subprocess.run([CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={profile}", "--dump-dom", report.as_uri()],
-                         capture_output=True, timeout=120, text=True).stdout
+    browser = subprocess.run([CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={profile}", "--dump-dom", report.as_uri()],
+                             capture_output=True, timeout=120, text=True)
+    assert browser.returncode == 0, browser.stderr[-2000:]
+    dom = browser.stdout
     assert "nlpguard agreements report" in dom and "3 documents, 1 with flagged clauses, 1 unreadable" in dom
     assert "视为同意本政策全部条款" in dom and "个人信息保护法 14, 16" in dom
     shot = tmp_path / "report.png"
-    subprocess.run([CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,900",
-                    f"--screenshot={shot}", report.as_uri()], capture_output=True, timeout=120)
+    screenshot = subprocess.run([CHROMIUM, *BROWSER_FLAGS, f"--user-data-dir={profile}", "--window-size=1280,900",
+                                 f"--screenshot={shot}", report.as_uri()], capture_output=True, timeout=120, text=True)
+    assert screenshot.returncode == 0, screenshot.stderr[-2000:]
     assert shot.is_file() and shot.stat().st_size > 10_000
 
 
