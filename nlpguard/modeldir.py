@@ -52,6 +52,7 @@ class ModelSpec:
     label_descriptions: dict[str, str] = field(default_factory=dict)
     options: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+    backbone: dict[str, Any] | None = None  # a fetched backbone's name, source and licence (nlpguard.backbones)
 
     def __post_init__(self) -> None:
         self._check_types()
@@ -77,6 +78,8 @@ class ModelSpec:
                 raise ModelError(f"threshold of {label!r} must be a number from 0 to 1, got {value!r}")
         if not isinstance(self.label_descriptions, dict) or not isinstance(self.options, dict):
             raise ModelError("label_descriptions and options must be JSON objects")
+        if self.backbone is not None and not isinstance(self.backbone, dict):
+            raise ModelError(f"backbone must be a JSON object, got {self.backbone!r}")
         for key in ("max_length", "stride"):
             value = self.options.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
@@ -85,8 +88,11 @@ class ModelSpec:
             raise ModelError("options.stride must be smaller than options.max_length")
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready form stored under ``"nlpguard"`` in ``config.json``."""
-        return asdict(self)
+        """The JSON-ready form stored under ``"nlpguard"`` in ``config.json`` (``backbone`` only when known)."""
+        data = asdict(self)
+        if data["backbone"] is None:
+            del data["backbone"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ModelSpec":

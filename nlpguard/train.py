@@ -19,6 +19,7 @@ import numpy as np
 
 from . import baseline
 from .augment import disguise_example
+from .backbones import licence_line, licence_record
 from .corpora import corpora_dir, message_negatives, real_clause_splits, real_clauses, real_documents
 from .crossval import cross_validate, fold_thresholds_for_final, held_out_metrics, is_held_out_writer, writer_folds
 from .data import (REVIEW_SOURCE, SPLITS, Example, ReviewMerge, apply_reviews, drop_duplicates, group_split,
@@ -42,7 +43,8 @@ class TrainConfig:
             list of such sources, read together (see :func:`load_splits`), e.g. a corpus and the
             reviewers' corrections exported by ``nlpguard feedback export``.
         output: model directory to write.
-        backbone: ``baseline`` or a BERT-family checkpoint (Hugging Face name or directory).
+        backbone: ``baseline`` or a BERT-family checkpoint (Hugging Face name or directory); a
+            directory from ``nlpguard backbones fetch`` passes its name and licence to the model.
         labels: label ids (default: the task's taxonomy labels); extra labels need a description.
         label_descriptions: description of each label that is not in the taxonomy.
         text_column, label_column: column names of a researcher's corpus.
@@ -314,7 +316,10 @@ def train(config: TrainConfig, log=print) -> dict:
     options = {} if config.backbone == "baseline" else {"max_length": config.max_length, "stride": config.stride}
     spec = ModelSpec(config.task, labels, {label: 0.5 for label in labels},
                      baseline.ARCHITECTURE if config.backbone == "baseline" else TRANSFORMER,
-                     aggregation=config.aggregation, label_descriptions=descriptions, options=options)
+                     aggregation=config.aggregation, label_descriptions=descriptions, options=options,
+                     backbone=licence_record(config.backbone))
+    if spec.backbone:
+        log(licence_line(spec.backbone))
     dev_set = splits["dev"] + real["dev"]
     log(f"training {config.backbone} on {len(train_set)} texts ({len(splits['train'])} from {', '.join(config.sources)})")
     scorer, history = _fit(config, spec, train_set, weights, dev_set, log)

@@ -6,17 +6,24 @@ package small; the scorer casts them back to fp32 on the CPU. Scores move by abo
 most (measured here against the source model on the test split and printed), so a
 packaged fp16 model is for use, not for exact parity with its fp32 source.
 
+A model fine-tuned from a backbone whose licence forbids commercial use (its ``config.json``
+says ``nlpguard.backbone.commercial_use: false``, e.g. one from ``m3e-small``) is refused
+before anything is copied: the package ships only licence-clean models.
+
 Usage: python training/package_model.py --model runs/bert-messages --name zh-bert-small --task messages
 """
 from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 
+from nlpguard.backbones import check_shippable
 from nlpguard.data import read_examples
+from nlpguard.errors import ModelError
 from nlpguard.evaluation import predict_scores
 from nlpguard.modeldir import PACKAGED_MODELS, load_model
 
@@ -32,6 +39,10 @@ def main() -> None:
     parser.add_argument("--task", required=True, choices=("messages", "clauses"))
     args = parser.parse_args()
     source = Path(args.model)
+    try:
+        check_shippable(source)
+    except ModelError as exc:
+        sys.exit(f"package_model: refused: {exc}")
     target = PACKAGED_MODELS / args.name / args.task
     if target.exists():
         shutil.rmtree(target)
