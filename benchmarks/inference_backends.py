@@ -44,7 +44,7 @@ WARM_UP = 64
 
 def source_texts(n: int) -> tuple[list[str], str]:
     """``n + WARM_UP`` messages (the first WARM_UP for warming up) and where they come from."""
-    from nlpguard.corpora import corpora_dir, nus_sms
+    from nlpguard.training.corpora import corpora_dir, nus_sms
 
     root = corpora_dir()
     if root is not None:
@@ -134,7 +134,7 @@ def server_figures(model: str | None, texts: list[str], requests: int, clients: 
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    args = [sys.executable, "-m", "nlpguard.cli", "serve", "--port", str(port)] + (["--model", model] if model else [])
+    args = [sys.executable, "-m", "nlpguard.apps.cli", "serve", "--port", str(port)] + (["--model", model] if model else [])
     server = subprocess.Popen(args, stderr=subprocess.DEVNULL)
 
     def post(client: httpx.Client, i: int, text: str) -> float:
@@ -171,8 +171,8 @@ def server_figures(model: str | None, texts: list[str], requests: int, clients: 
 
 def preprocessing_cost(texts: list[str]) -> tuple[float, float]:
     """Microseconds per message of normalisation alone and of the baseline's word segmentation (jieba-rs)."""
-    from nlpguard.baseline import segment
-    from nlpguard.normalize import normalize_text
+    from nlpguard.runtime.baseline import segment
+    from nlpguard.text.normalize import normalize_text
 
     sample = texts[:5000]
     started = time.perf_counter()
@@ -194,8 +194,8 @@ def main() -> None:
     parser.add_argument("--output", help="also write the figures as JSON here")
     args = parser.parse_args()
 
-    from nlpguard.modeldir import task_dir
-    from nlpguard.onnx_export import export_onnx
+    from nlpguard.runtime.modeldir import task_dir
+    from nlpguard.training.onnx_export import export_onnx
 
     texts, origin = source_texts(args.messages)
     results = {}

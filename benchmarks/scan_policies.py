@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from nlpguard.corpora import _find, _rows, corpora_dir
+from nlpguard.training.corpora import _find, _rows, corpora_dir
 
 
 def main() -> None:

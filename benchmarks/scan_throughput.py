@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def source_texts() -> list[str]:
     """Real SMS when the reference corpora exist, else the authored messages."""
-    from nlpguard.corpora import corpora_dir, nus_sms
+    from nlpguard.training.corpora import corpora_dir, nus_sms
 
     root = corpora_dir()
     if root is not None:
@@ -59,7 +59,8 @@ def run_scan(path: Path, model: str | None, batch_size: int) -> tuple[float, flo
 REFERENCE_PATH = """
 import sys
 import jieba
-from nlpguard import baseline, normalize
+from nlpguard.runtime import baseline
+from nlpguard.text import normalize
 jieba.setLogLevel(60)
 words = jieba.Tokenizer()
 for word in baseline.DOMAIN_WORDS:
@@ -67,10 +68,10 @@ for word in baseline.DOMAIN_WORDS:
 baseline.segment = words.lcut
 normalize.normalize = normalize._normalize_full
 baseline.TfidfLogReg.transform = lambda self, texts: self.vectorizer.transform(texts)
-from nlpguard.cli import main
+from nlpguard.apps.cli import main
 sys.exit(main(sys.argv[1:]))
 """
-CURRENT_PATH = "import sys\nfrom nlpguard.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+CURRENT_PATH = "import sys\nfrom nlpguard.apps.cli import main\nsys.exit(main(sys.argv[1:]))\n"
 
 
 def write_input(path: Path, texts: list[str], size: int) -> None:

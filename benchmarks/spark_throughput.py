@@ -1,4 +1,4 @@
-"""Throughput of ``nlpguard scan`` and of ``nlpguard.spark.scan_dataframe`` on the same messages, in one run.
+"""Throughput of ``nlpguard scan`` and of ``nlpguard.apps.spark.scan_dataframe`` on the same messages, in one run.
 
 Builds N messages by cycling real SMS from ../shared/corpora/nus_sms_zh (or the
 project's authored messages when the corpora are absent), writes them as JSON
@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def source_texts() -> tuple[str, list[str]]:
     """Real SMS when the reference corpora exist, else the authored messages; with the source's name."""
-    from nlpguard.corpora import corpora_dir, nus_sms
+    from nlpguard.training.corpora import corpora_dir, nus_sms
 
     root = corpora_dir()
     if root is not None:
@@ -54,7 +54,7 @@ def write_inputs(texts: list[str], n: int, folder: Path) -> tuple[Path, Path]:
 
 def time_cli(path: Path, output: Path, model: str | None, batch_size: int) -> float:
     """Seconds of one ``nlpguard scan`` child process."""
-    args = [sys.executable, "-m", "nlpguard.cli", "scan", str(path), "--task", "messages", "--output", str(output),
+    args = [sys.executable, "-m", "nlpguard.apps.cli", "scan", str(path), "--task", "messages", "--output", str(output),
             "--progress", "off", "--batch-size", str(batch_size)] + (["--model", model] if model else [])
     started = time.perf_counter()
     if subprocess.run(args, check=False).returncode not in (0, 1):
@@ -80,7 +80,7 @@ def main() -> None:
 
         from pyspark.sql import SparkSession
 
-        from nlpguard.spark import scan_dataframe
+        from nlpguard.apps.spark import scan_dataframe
 
         started = time.perf_counter()
         spark = (SparkSession.builder.master(f"local[{args.partitions}]").appName("nlpguard-benchmark")

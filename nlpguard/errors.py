@@ -15,3 +15,11 @@ class DataError(NlpguardError):
 
 class FetchError(NlpguardError):
     """A pretrained backbone that could not be downloaded, verified or converted."""
+
+
+class UsageError(NlpguardError):
+    """A problem with the command line (an option, a missing file); the CLI exits 2 with one line on stderr."""
+
+
+class DocumentError(NlpguardError):
+    """A document that cannot be read; the message says why."""

@@ -10,15 +10,32 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, overload
 
-from .errors import ModelError
-from .inputs import InputRecord, text_problem
-from .modeldir import DEFAULT_MODEL, LoadedModel, bundle_tasks, check_runtime, load_model, resolve
-from .scoring import MESSAGE_EVIDENCE_MARGIN, TextScores, evidence_for, score_texts
+from .errors import ModelError, UsageError
+from .io.inputs import InputRecord, text_problem
+from .runtime.modeldir import DEFAULT_MODEL, LoadedModel, bundle_tasks, check_runtime, load_model, resolve
+from .runtime.scoring import MESSAGE_EVIDENCE_MARGIN, TextScores, evidence_for, score_texts
 from .taxonomy import check_task, families_of
 
 # Texts per model call. A transformer sorts the windows of one call by length before batching
 # them, so a larger pool means less padding: 1,024 messages scored ~1.8x faster than 256.
 BATCH_SIZE = 1024
+
+
+def parse_thresholds(items: list[str]) -> dict[str, float]:
+    """``["intimidation=0.7", ...]`` -> ``{"intimidation": 0.7}``; UsageError on bad syntax."""
+    thresholds = {}
+    for item in items:
+        label, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(f"--threshold expects LABEL=VALUE, got {item!r} "
+                             "(put the inputs before --threshold, or end its values with --)")
+        try:
+            thresholds[label.strip()] = float(value)
+        except ValueError:
+            raise UsageError(f"--threshold expects LABEL=VALUE with a number, got {item!r}") from None
+        if not label.strip():
+            raise UsageError(f"--threshold expects LABEL=VALUE, got {item!r}")
+    return thresholds
 
 
 class Guard:

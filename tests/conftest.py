@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from nlpguard import Guard
-from nlpguard.corpora import corpora_dir
-from nlpguard.normalize import normalize_text
+from nlpguard.training.corpora import corpora_dir
+from nlpguard.text.normalize import normalize_text
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -77,7 +77,7 @@ def tiny_backbone(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_classifier(tiny_backbone, tmp_path_factory):
     """The tiny backbone fine-tuned on the tiny messages (train = dev = test: an overfit check)."""
-    from nlpguard.train import TrainConfig, train
+    from nlpguard.training.train import TrainConfig, train
 
     data = tmp_path_factory.mktemp("data")
     rows = [{"id": f"t{i}", "text": t, "labels": l} for i, (t, l) in enumerate(TINY_MESSAGES)]

@@ -21,13 +21,13 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 tokenizers = pytest.importorskip("tokenizers")
 
-from nlpguard import backbones  # noqa: E402
-from nlpguard.backbones import check_shippable, fetch, licence_record, load_word_vectors  # noqa: E402
-from nlpguard.cli import main  # noqa: E402
-from nlpguard.e5s1 import dequantize_q4_0  # noqa: E402
+from nlpguard.training import backbones  # noqa: E402
+from nlpguard.training.backbones import check_shippable, fetch, licence_record, load_word_vectors  # noqa: E402
+from nlpguard.apps.cli import main  # noqa: E402
+from nlpguard.training.e5s1 import dequantize_q4_0  # noqa: E402
 from nlpguard.errors import FetchError, ModelError  # noqa: E402
-from nlpguard.modeldir import PACKAGED_MODELS  # noqa: E402
-from nlpguard.normalize import normalize_text  # noqa: E402
+from nlpguard.runtime.modeldir import PACKAGED_MODELS  # noqa: E402
+from nlpguard.text.normalize import normalize_text  # noqa: E402
 
 from .conftest import REPO, TINY_MESSAGES, write_jsonl  # noqa: E402
 

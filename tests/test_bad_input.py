@@ -10,14 +10,14 @@ import time
 
 import pytest
 
-from nlpguard.modeldir import PACKAGED_MODELS
+from nlpguard.runtime.modeldir import PACKAGED_MODELS
 
 THREAT = "三天内不还钱就爆你通讯录，让你全家都知道你是老赖"
 PLAIN = "周末一起去爬山吗？我带水，你带吃的"
 
 
 def scan(*args, stdin=b""):
-    proc = subprocess.run([sys.executable, "-m", "nlpguard.cli", "scan", *args, "--progress", "off"],
+    proc = subprocess.run([sys.executable, "-m", "nlpguard", "scan", *args, "--progress", "off"],
                           input=stdin, capture_output=True)
     out = [json.loads(line) for line in proc.stdout.decode("utf-8").splitlines()]
     return proc.returncode, out, proc.stderr.decode("utf-8")
@@ -145,7 +145,7 @@ def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path):
     output = tmp_path / "out.jsonl"
     output.write_bytes(b"a previous good report\n")
     partial = tmp_path / "out.jsonl.partial"
-    proc = subprocess.Popen([sys.executable, "-m", "nlpguard.cli", "scan", str(source), "--task", "messages",
+    proc = subprocess.Popen([sys.executable, "-m", "nlpguard", "scan", str(source), "--task", "messages",
                              "--output", str(output), "--batch-size", "64", "--progress", "off"],
                             stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
@@ -222,7 +222,7 @@ def test_malformed_model_configs_are_one_line_usage_errors(tmp_path, change, mes
 def test_resume_refuses_an_input_whose_texts_changed_under_the_same_ids(tmp_path):
     source = messages_file(tmp_path / "in.jsonl", 3000)
     output = tmp_path / "out.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "nlpguard.cli", "scan", str(source), "--task", "messages",
+    proc = subprocess.Popen([sys.executable, "-m", "nlpguard", "scan", str(source), "--task", "messages",
                              "--output", str(output), "--batch-size", "64", "--workers", "1", "--progress", "off"],
                             stderr=subprocess.DEVNULL)
     partial = tmp_path / "out.jsonl.partial"
@@ -255,7 +255,7 @@ def test_records_and_documents_over_the_size_limits_are_error_records(tmp_path):
 def test_a_docx_that_inflates_past_the_cap_is_refused_before_inflating(tmp_path, monkeypatch):
     import zipfile
 
-    from nlpguard import documents
+    from nlpguard.io import documents
 
     bomb = tmp_path / "bomb.docx"
     with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -266,7 +266,7 @@ def test_a_docx_that_inflates_past_the_cap_is_refused_before_inflating(tmp_path,
 
 
 def test_deeply_nested_html_keeps_its_text(tmp_path):
-    from nlpguard.documents import read_document
+    from nlpguard.io.documents import read_document
 
     page = tmp_path / "deep.html"
     page.write_text("<html><body>" + "<div>" * 600 + "<p>第一条 您注册或使用本应用即视为同意本政策全部条款。</p>"

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from nlpguard.cli import main
+from nlpguard.apps.cli import main
 
 from .conftest import write_jsonl
 
@@ -14,7 +14,7 @@ MESSAGES = ["明早八点我们的人就到你单位门口等你，不信你试�
 
 
 def run(args, stdin=b""):
-    proc = subprocess.run([sys.executable, "-m", "nlpguard.cli", *args], input=stdin, capture_output=True)
+    proc = subprocess.run([sys.executable, "-m", "nlpguard", *args], input=stdin, capture_output=True)
     return proc.returncode, proc.stdout.decode("utf-8"), proc.stderr.decode("utf-8")
 
 
@@ -210,7 +210,7 @@ def test_bare_command_lists_the_commands_and_version_prints():
 def test_every_option_of_every_command_has_help_text():
     import argparse
 
-    from nlpguard.cli import build_parser
+    from nlpguard.apps.cli import build_parser
 
     missing = []
 

@@ -3,7 +3,7 @@ import itertools
 import json
 
 
-from nlpguard.corpora import corpus_split, fbs_spam, message_negatives, nus_sms, real_clause_split, real_clauses
+from nlpguard.training.corpora import corpus_split, fbs_spam, message_negatives, nus_sms, real_clause_split, real_clauses
 
 from .conftest import REPO
 
@@ -46,8 +46,8 @@ def test_default_model_false_positive_rate_on_real_sms_is_under_one_percent(corp
 
 
 def test_clause_splitter_on_real_policy_layouts(corpora):
-    from nlpguard.corpora import _find, _rows
-    from nlpguard.segment import split_clauses
+    from nlpguard.training.corpora import _find, _rows
+    from nlpguard.io.segment import split_clauses
 
     documents = list(itertools.islice(_rows(_find(corpora, "ca4p483")), 40))
     documents += list(itertools.islice(_rows(corpora / "capp130" / "capp130_policies.jsonl"), 40))
@@ -66,7 +66,7 @@ def test_clause_splitter_on_real_policy_layouts(corpora):
 
 
 def test_identical_real_clause_texts_carry_identical_labels(corpora):
-    from nlpguard.normalize import normalize_text
+    from nlpguard.text.normalize import normalize_text
 
     labels_of: dict[str, set] = {}
     for example in real_clauses(corpora, OVERLAY):
@@ -75,7 +75,7 @@ def test_identical_real_clause_texts_carry_identical_labels(corpora):
 
 
 def test_real_splits_keep_near_copies_of_dev_and_test_clauses_out_of_training(corpora):
-    from nlpguard.corpora import near_copies, real_clause_splits
+    from nlpguard.training.corpora import near_copies, real_clause_splits
 
     splits, dropped = real_clause_splits(real_clauses(corpora, OVERLAY))
     assert dropped > 0 and len(splits["test"]) >= 4000
@@ -85,7 +85,7 @@ def test_real_splits_keep_near_copies_of_dev_and_test_clauses_out_of_training(co
 
 
 def test_held_out_policies_are_labelled_clause_by_clause(corpora):
-    from nlpguard.corpora import real_documents
+    from nlpguard.training.corpora import real_documents
 
     documents = real_documents(corpora, OVERLAY)
     assert len(documents) == 30
@@ -97,8 +97,8 @@ def test_held_out_policies_are_labelled_clause_by_clause(corpora):
 
 
 def test_evidence_metrics_count_the_flags_a_reviewer_reads(guard):
-    from nlpguard.data import Example
-    from nlpguard.evaluation import evidence_metrics
+    from nlpguard.training.data import Example
+    from nlpguard.training.evaluation import evidence_metrics
 
     text = ("第一条 本公司有权随时修改本协议，修改后的协议一经公布即生效，无需另行通知用户，最终解释权归本公司所有。\n"
             "第二条 我们仅在您使用扫码功能时调用摄像头，用于识别二维码。\n"

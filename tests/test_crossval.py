@@ -4,10 +4,10 @@ import json
 import numpy as np
 import pytest
 
-from nlpguard.cli import main
-from nlpguard.crossval import writer_folds
-from nlpguard.data import Example
-from nlpguard.metrics import cap_false_positives
+from nlpguard.apps.cli import main
+from nlpguard.training.crossval import writer_folds
+from nlpguard.training.data import Example
+from nlpguard.training.metrics import cap_false_positives
 
 from .conftest import write_jsonl
 

@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from nlpguard.data import Example, group_split, read_examples, validate_file
+from nlpguard.training.data import Example, group_split, read_examples, validate_file
 from nlpguard.errors import DataError
-from nlpguard.normalize import normalize_text
+from nlpguard.text.normalize import normalize_text
 from nlpguard.taxonomy import task_labels
 
 from .conftest import REPO, write_jsonl

@@ -1,7 +1,7 @@
 import pytest
 
-from nlpguard.disguise import variants
-from nlpguard.normalize import normalize, normalize_text
+from nlpguard.text.disguise import variants
+from nlpguard.text.normalize import normalize, normalize_text
 
 
 @pytest.mark.parametrize("disguised, plain", [

@@ -79,8 +79,8 @@ def test_every_format_yields_clauses_and_unreadable_files_error_records(policies
 
 def test_a_failing_reader_is_one_documents_error_not_the_batchs(policies, tmp_path, monkeypatch):
     """Any exception inside a reader (e.g. a missing HTML-cleaning module) names the file and its cause."""
-    from nlpguard import documents
-    from nlpguard.inputs import read_inputs
+    from nlpguard.io import documents
+    from nlpguard.io.inputs import read_inputs
 
     def broken(data: bytes) -> str:
         raise ImportError("lxml.html.clean module is now a separate project lxml_html_clean")
@@ -95,8 +95,8 @@ def test_a_failing_reader_is_one_documents_error_not_the_batchs(policies, tmp_pa
 
 @pytest.mark.shared
 def test_real_policies_in_every_format_scan_without_errors_and_offsets_point_into_each_file(corpora, tmp_path):
-    from nlpguard.corpora import _find, _rows
-    from nlpguard.documents import read_document
+    from nlpguard.training.corpora import _find, _rows
+    from nlpguard.io.documents import read_document
 
     root = tmp_path / "real"
     root.mkdir()
@@ -130,9 +130,9 @@ def test_offsets_in_text_read_back_from_a_file_map_to_the_original():
 def test_evidence_read_from_every_format_matches_the_original_text(corpora, guard, tmp_path):
     """Three held-out real policies written as txt/md/html/pdf/docx: the flags read back from each
     file land on the same hand-labelled clauses as the flags on the original text."""
-    from nlpguard.corpora import real_documents
-    from nlpguard.documents import read_document
-    from nlpguard.evaluation import document_flags, evidence_from_flags
+    from nlpguard.training.corpora import real_documents
+    from nlpguard.io.documents import read_document
+    from nlpguard.training.evaluation import document_flags, evidence_from_flags
     from training.document_formats import source_offsets
 
     from .conftest import REPO

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nlpguard.baseline import DOMAIN_WORD_FREQ, DOMAIN_WORDS, segment
-from nlpguard.corpora import nus_sms
-from nlpguard.normalize import _normalize_fast, _normalize_full, normalize, normalize_text
+from nlpguard.runtime.baseline import DOMAIN_WORD_FREQ, DOMAIN_WORDS, segment
+from nlpguard.training.corpora import nus_sms
+from nlpguard.text.normalize import _normalize_fast, _normalize_full, normalize, normalize_text
 
 from .conftest import REPO
 
@@ -88,7 +88,7 @@ def test_batched_tfidf_rows_equal_scikit_learns(guard, task):
 
 
 def _scan(path: Path, *options: str) -> tuple[int, bytes]:
-    proc = subprocess.run([sys.executable, "-m", "nlpguard.cli", "scan", str(path), "--task", "messages",
+    proc = subprocess.run([sys.executable, "-m", "nlpguard", "scan", str(path), "--task", "messages",
                            "--progress", "off", *options], capture_output=True)
     return proc.returncode, proc.stdout
 
@@ -113,7 +113,7 @@ def test_workers_must_be_a_positive_number_or_auto(tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_text('{"id": "a", "text": "你好"}\n', encoding="utf-8")
     for bad in ("0", "many"):
-        proc = subprocess.run([sys.executable, "-m", "nlpguard.cli", "scan", str(source), "--task", "messages",
+        proc = subprocess.run([sys.executable, "-m", "nlpguard", "scan", str(source), "--task", "messages",
                                "--workers", bad], capture_output=True, text=True)
         assert proc.returncode == 2 and "--workers" in proc.stderr and "Traceback" not in proc.stderr
 

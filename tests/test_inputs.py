@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from nlpguard.inputs import check_input, read_inputs
+from nlpguard.io.inputs import check_input, read_inputs
 
 
 def records(path, task="messages", declared=None):

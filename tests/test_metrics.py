@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nlpguard.metrics import label_metrics, tune_thresholds
+from nlpguard.training.metrics import label_metrics, tune_thresholds
 
 GOLD = np.array([[1], [1], [1], [0], [0], [0], [0], [0]])
 SCORES = np.array([[0.9], [0.8], [0.35], [0.7], [0.3], [0.2], [0.1], [0.05]])
@@ -29,7 +29,7 @@ def test_confusion_counts_and_f1():
 
 
 def test_bootstrap_intervals_resample_whole_documents():
-    from nlpguard.metrics import bootstrap_intervals
+    from nlpguard.training.metrics import bootstrap_intervals
 
     gold = np.array([[1], [0], [1], [0], [1], [0]])
     perfect = bootstrap_intervals(gold, gold.copy(), ["a", "a", "b", "b", "c", "c"], ["x"], rounds=200)

@@ -6,8 +6,8 @@ import pytest
 
 from nlpguard import Guard
 from nlpguard.errors import ModelError
-from nlpguard.normalize import NORMALIZER_VERSION
-from nlpguard.train import TrainConfig, train
+from nlpguard.text.normalize import NORMALIZER_VERSION
+from nlpguard.training.train import TrainConfig, train
 
 from .conftest import TINY_MESSAGES
 
@@ -92,7 +92,7 @@ def test_thresholds_are_tuned_not_default(tiny_model):
 
 
 def test_recalibrate_to_whole_aggregation_keeps_weights_and_finds_sentence_evidence(tiny_model):
-    from nlpguard.cli import main
+    from nlpguard.apps.cli import main
 
     output, _ = tiny_model
     weights = (output / "baseline.safetensors").read_bytes()

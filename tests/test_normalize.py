@@ -1,6 +1,6 @@
 import pytest
 
-from nlpguard.normalize import NORMALIZER_VERSION, normalize, normalize_text
+from nlpguard.text.normalize import NORMALIZER_VERSION, normalize, normalize_text
 
 
 @pytest.mark.parametrize("original, expected", [
@@ -56,7 +56,7 @@ def test_models_record_the_normaliser_and_refuse_another(tmp_path):
     import shutil
 
     from nlpguard.errors import ModelError
-    from nlpguard.modeldir import PACKAGED_MODELS, read_spec
+    from nlpguard.runtime.modeldir import PACKAGED_MODELS, read_spec
 
     packaged = PACKAGED_MODELS / "baseline" / "messages"
     assert read_spec(packaged).normalizer == NORMALIZER_VERSION

@@ -10,7 +10,7 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
 from nlpguard import Guard  # noqa: E402
-from nlpguard.onnx_export import export_onnx  # noqa: E402
+from nlpguard.training.onnx_export import export_onnx  # noqa: E402
 
 from .conftest import REPO, TINY_MESSAGES  # noqa: E402
 
@@ -63,7 +63,7 @@ def test_scan_command_selects_the_backend(exported, tmp_path):
                                    for i, (t, _) in enumerate(TINY_MESSAGES)), encoding="utf-8")
 
     def scan(*args):
-        proc = subprocess.run([sys.executable, "-m", "nlpguard.cli", "scan", str(source_file), "--task", "messages", *args],
+        proc = subprocess.run([sys.executable, "-m", "nlpguard", "scan", str(source_file), "--task", "messages", *args],
                               capture_output=True, text=True)
         return proc.returncode, [json.loads(line) for line in proc.stdout.splitlines()], proc.stderr
 
@@ -78,6 +78,6 @@ def test_scan_command_selects_the_backend(exported, tmp_path):
 
 
 def test_exporting_a_baseline_model_is_a_clear_error(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "nlpguard.cli", "export-onnx", "--model", "baseline", "--output",
+    proc = subprocess.run([sys.executable, "-m", "nlpguard", "export-onnx", "--model", "baseline", "--output",
                            str(tmp_path / "x")], capture_output=True, text=True)
     assert proc.returncode == 2 and "only transformer models export to ONNX" in proc.stderr

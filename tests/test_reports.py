@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from nlpguard.cli import main
+from nlpguard.apps.cli import main
 
 from .conftest import REPO
 

@@ -15,11 +15,11 @@ httpx = pytest.importorskip("httpx", reason="the serve tests use httpx as client
 from fastapi.testclient import TestClient
 
 from nlpguard import Guard
-from nlpguard.cli import main
-from nlpguard.data import Example, apply_reviews, validate_file
+from nlpguard.apps.cli import main
+from nlpguard.training.data import Example, apply_reviews, validate_file
 from nlpguard.errors import DataError
-from nlpguard.feedback import FeedbackStore
-from nlpguard.serve import create_app
+from nlpguard.apps.feedback import FeedbackStore
+from nlpguard.apps.serve import create_app
 
 from .conftest import REPO, write_jsonl
 from .test_reports import CHROMIUM
@@ -320,7 +320,7 @@ def test_feedback_without_a_data_dir_is_refused_and_the_page_says_so(guard):
 
 
 def test_serving_beyond_loopback_without_a_token_warns(guard, monkeypatch, capsys):
-    from nlpguard import serve
+    from nlpguard.apps import serve
 
     monkeypatch.setattr(serve.Guard, "load", lambda *args, **kwargs: guard)
     monkeypatch.setattr(serve.uvicorn, "run", lambda *args, **kwargs: None)
@@ -348,7 +348,7 @@ def test_reviewed_labels_override_the_corpus_only_for_review_records(tmp_path):
                                                       {"id": "b", "text": "同一条款。", "labels": ["bundled_consent"]}])
     assert any("duplicate text" in problem for problem in validate_file(corpus))   # non-review conflicts stay errors
     only_reviews = write_jsonl(tmp_path / "review.jsonl", [{"id": "r", "text": "条款。", "labels": [], "source": "review"}])
-    from nlpguard.train import TrainConfig, load_splits
+    from nlpguard.training.train import TrainConfig, load_splits
 
     with pytest.raises(DataError, match="only reviewed records"):
         load_splits(TrainConfig(task="clauses", data=[str(only_reviews)], output=str(tmp_path / "m")))

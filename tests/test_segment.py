@@ -1,4 +1,4 @@
-from nlpguard.segment import split_clauses, split_sentences
+from nlpguard.io.segment import split_clauses, split_sentences
 
 DOC = (
     "第一条 为向您提供借款服务，我们将收集您的姓名、身份证号与银行卡号。\n"
@@ -43,7 +43,7 @@ def test_text_without_boundaries_is_one_unit():
 
 
 def test_colon_lead_ins_join_the_next_clause_and_separator_lines_belong_to_none():
-    from nlpguard.segment import split_clauses
+    from nlpguard.io.segment import split_clauses
 
     doc = ("隐私政策\n==========\n这些信息包括：\n1. 您的姓名和身份证号码，用于身份核验。\n2. 您的手机号码，用于登录。\n"
            "----------\n第二条 您使用本应用即视为同意本政策。\n| SDK | 目的 |\n|---|---|\n| 推送SDK | 消息推送 |")
@@ -57,7 +57,7 @@ def test_colon_lead_ins_join_the_next_clause_and_separator_lines_belong_to_none(
 
 
 def test_closing_markup_after_a_full_stop_stays_with_its_sentence():
-    from nlpguard.segment import split_clauses
+    from nlpguard.io.segment import split_clauses
 
     doc = "**4.1 用户应对账号下的行为负责。**\n**4.2 爱豆不保证服务不中断。**\n_（2）相册：用于上传照片；_\n（3）麦克风：用于语音。"
     texts = [c.text for c in split_clauses(doc)]
@@ -66,7 +66,7 @@ def test_closing_markup_after_a_full_stop_stays_with_its_sentence():
 
 
 def test_segmentation_metrics_count_boundaries_and_exact_clauses():
-    from nlpguard.evaluation import segmentation_metrics
+    from nlpguard.training.evaluation import segmentation_metrics
 
     gold = [(0, 10), (10, 20), (20, 30)]
     m = segmentation_metrics(gold, [(0, 10), (10, 15), (15, 30)])
@@ -77,8 +77,8 @@ def test_segmentation_metrics_count_boundaries_and_exact_clauses():
 def test_hand_segmentations_are_offsets_into_real_policies_and_the_splitter_follows_them(corpora):
     import json
 
-    from nlpguard.corpora import _find, _rows
-    from nlpguard.evaluation import segmentation_metrics
+    from nlpguard.training.corpora import _find, _rows
+    from nlpguard.training.evaluation import segmentation_metrics
 
     from .conftest import REPO
 

@@ -19,9 +19,9 @@ pytest.importorskip("uvicorn", reason="nlpguard serve needs the serve extra (uvi
 httpx = pytest.importorskip("httpx", reason="the serve tests use httpx as client")
 
 from nlpguard import TASKS, Guard, __version__
-from nlpguard.inputs import InputRecord
-from nlpguard.modeldir import PACKAGED_MODELS
-from nlpguard.serve import create_app
+from nlpguard.io.inputs import InputRecord
+from nlpguard.runtime.modeldir import PACKAGED_MODELS
+from nlpguard.apps.serve import create_app
 
 MAX_BODY_BYTES = 20000
 MAX_RECORDS = 50
@@ -58,7 +58,7 @@ def serving(log_path, *options: str):
     """Base URL of a real ``nlpguard serve`` process (with ``options``) on a free loopback port, until exit."""
     port = free_port()
     log = open(log_path, "w+", encoding="utf-8")
-    process = subprocess.Popen([sys.executable, "-m", "nlpguard.cli", "serve", "--port", str(port), *options],
+    process = subprocess.Popen([sys.executable, "-m", "nlpguard", "serve", "--port", str(port), *options],
                                stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -327,7 +327,7 @@ def test_concurrent_clients_get_exact_answers(server, guard):
 
 
 def test_missing_model_exits_2_with_one_line():
-    process = subprocess.run([sys.executable, "-m", "nlpguard.cli", "serve", "--model", "no/such/dir",
+    process = subprocess.run([sys.executable, "-m", "nlpguard", "serve", "--model", "no/such/dir",
                               "--port", str(free_port())], check=False, capture_output=True, text=True, timeout=60)
     assert process.returncode == 2
     assert process.stderr.startswith("nlpguard: error:") and "no/such/dir" in process.stderr

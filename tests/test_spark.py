@@ -1,4 +1,4 @@
-"""``nlpguard.spark``: Spark gives exactly the records of ``nlpguard scan``, as a job too."""
+"""``nlpguard.apps.spark``: Spark gives exactly the records of ``nlpguard scan``, as a job too."""
 import glob
 import itertools
 import json
@@ -16,7 +16,7 @@ pd = pytest.importorskip("pandas")
 
 from pyspark.sql import SparkSession
 
-from nlpguard.spark import scan_dataframe, to_records
+from nlpguard.apps.spark import scan_dataframe, to_records
 
 REPO = Path(__file__).resolve().parent.parent
 N_MESSAGES = 20_000
@@ -68,7 +68,7 @@ def test_spark_records_equal_cli_records(spark, tmp_path):
     rows = message_rows(N_MESSAGES)
     jsonl, parquet = write_inputs(rows, tmp_path)
     output = tmp_path / "cli.jsonl"
-    cli = subprocess.Popen([sys.executable, "-m", "nlpguard.cli", "scan", str(jsonl), "--task", "messages",
+    cli = subprocess.Popen([sys.executable, "-m", "nlpguard", "scan", str(jsonl), "--task", "messages",
                             "--output", str(output), "--progress", "off"], stderr=subprocess.PIPE)
     # two partitions: both workers load the model, and order across partitions is restored below
     scanned = scan_dataframe(spark.read.parquet(str(parquet)).repartition(2), "messages")
@@ -92,7 +92,7 @@ def test_spark_submit_job_writes_parquet(tmp_path):
     output = tmp_path / "flagged.parquet"
     bin_dir = Path(sys.executable).parent
     launcher = ([str(bin_dir / "spark-submit"), "--master", "local[2]", "--conf", "spark.ui.enabled=false",
-                 "nlpguard/spark.py"] if (bin_dir / "spark-submit").is_file() else [sys.executable, "-m", "nlpguard.spark"])
+                 "nlpguard/apps/spark.py"] if (bin_dir / "spark-submit").is_file() else [sys.executable, "-m", "nlpguard.apps.spark"])
     env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     proc = subprocess.run([*launcher, "--input", str(parquet), "--output", str(output), "--task", "messages"],
                           check=False, cwd=REPO, env=env, capture_output=True, text=True, timeout=300)

@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from nlpguard.cli import main
-from nlpguard.outputs import highlight
-from nlpguard.summary import parse_timestamp
+from nlpguard.apps.cli import main
+from nlpguard.io.outputs import highlight
+from nlpguard.io.summary import parse_timestamp
 
 from .test_reports import BROWSER_FLAGS, CHROMIUM
 

@@ -8,9 +8,9 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from nlpguard import Guard  # noqa: E402
-from nlpguard.modeldir import load_model  # noqa: E402
-from nlpguard.normalize import normalize_text  # noqa: E402
-from nlpguard.train import TrainConfig, train  # noqa: E402
+from nlpguard.runtime.modeldir import load_model  # noqa: E402
+from nlpguard.text.normalize import normalize_text  # noqa: E402
+from nlpguard.training.train import TrainConfig, train  # noqa: E402
 
 from .conftest import TINY_MESSAGES  # noqa: E402
 
@@ -80,7 +80,7 @@ def test_extra_labels_from_a_researchers_csv(tiny_backbone, tmp_path):
 
 def test_corpus_saved_with_datasets_is_read_with_column_mapping(tmp_path):
     datasets = pytest.importorskip("datasets")
-    from nlpguard.data import read_any
+    from nlpguard.training.data import read_any
 
     rows = {"content": [t for t, _ in TINY_MESSAGES], "y": [";".join(l) for _, l in TINY_MESSAGES]}
     datasets.Dataset.from_dict(rows).save_to_disk(str(tmp_path / "ds"))
@@ -100,7 +100,7 @@ def test_packaged_in_house_bert_loads_by_name_for_both_tasks():
 
 
 def test_token_batches_bound_padded_tokens_and_keep_every_window_once():
-    from nlpguard.transformer import token_batches
+    from nlpguard.runtime.transformer import token_batches
 
     lengths = [3, 5, 5, 8, 30, 120, 300]  # ascending, as the scorer sorts them
     order = [6, 2, 0, 4, 1, 3, 5]
@@ -125,7 +125,7 @@ def test_a_model_folder_with_only_pickled_weights_is_refused(tiny_classifier, tm
     (pickled / "model.safetensors").unlink()
     source = tmp_path / "m.txt"
     source.write_text("三天内不还钱就爆你通讯录\n", encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "nlpguard.cli", "scan", str(source), "--task", "messages",
+    proc = subprocess.run([sys.executable, "-m", "nlpguard", "scan", str(source), "--task", "messages",
                            "--model", str(pickled)], capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stdout == ""
     assert "no model.safetensors" in proc.stderr and "Traceback" not in proc.stderr
@@ -155,7 +155,7 @@ def test_model_card_snippet_reproduces_scan_scores_with_plain_transformers(tiny_
 
 
 def test_cards_of_models_trained_on_other_data_make_no_debt_collection_claims(tiny_backbone, tmp_path):
-    from nlpguard.train import TrainConfig, train
+    from nlpguard.training.train import TrainConfig, train
 
     data = tmp_path / "corpus.jsonl"
     data.write_text("".join(json.dumps({"id": f"c{k}", "text": t, "labels": ["offensive"] if k % 2 else []},

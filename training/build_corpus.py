@@ -11,7 +11,7 @@ Steps (all seeded, so the output is reproducible):
 2. Assign each group — a source text, or both halves of a contrast pair — to
    train/dev/test by a stable hash.
 3. In the train split only, derive disguised variants (one perturbation of
-   :mod:`nlpguard.augment`: homophone, pinyin, spacing, traditional, …) of the same share of
+   :mod:`nlpguard.training.augment`: homophone, pinyin, spacing, traditional, …) of the same share of
    positives and compliant texts (messages) so that a disguise never predicts a label, and
    keep dev/test to distinct source texts. Clauses keep their v1 scheme (variants of some
    positives and hard negatives in every split).
@@ -29,9 +29,9 @@ import random
 from collections import Counter
 from pathlib import Path
 
-from nlpguard.augment import disguise_example
-from nlpguard.data import SPLITS, Example, bucket, read_examples, write_examples
-from nlpguard.normalize import normalize_text
+from nlpguard.training.augment import disguise_example
+from nlpguard.training.data import SPLITS, Example, bucket, read_examples, write_examples
+from nlpguard.text.normalize import normalize_text
 from nlpguard.taxonomy import task_labels
 
 from corpus_audit import agreement, surface_cue_auc, surface_cue_auc_split  # noqa: E402  (training/ is the script's folder)

@@ -17,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from nlpguard.corpora import corpora_dir, message_negatives, real_clause_split, real_clauses
-from nlpguard.data import read_examples
-from nlpguard.evaluation import evaluate, predict_scores
-from nlpguard.modeldir import load_model, task_dir
+from nlpguard.training.corpora import corpora_dir, message_negatives, real_clause_split, real_clauses
+from nlpguard.training.data import read_examples
+from nlpguard.training.evaluation import evaluate, predict_scores
+from nlpguard.runtime.modeldir import load_model, task_dir
 
 SLICES = ("obfuscated", "long", "hard_negative", "mixed", "reported_speech")
 

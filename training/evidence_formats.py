@@ -2,11 +2,11 @@
 
 Each policy labelled clause by clause (``data/real_clauses/documents.json``) is written as
 GB18030 text, Markdown, HTML (with navigation and a footer), PDF and DOCX
-(:mod:`document_formats`), read back with ``nlpguard.documents.read_document`` and scanned
+(:mod:`document_formats`), read back with ``nlpguard.io.documents.read_document`` and scanned
 whole with the model, as ``nlpguard scan --task clauses`` does. Each flagged clause's span in
 the text read from the file is mapped back to the original text
 (:func:`document_formats.source_offsets`) and counted against the hand labels
-(:func:`nlpguard.evaluation.evidence_from_flags`). The original text is the first row.
+(:func:`nlpguard.training.evaluation.evidence_from_flags`). The original text is the first row.
 
 Usage: python training/evidence_formats.py [--model NAME_OR_DIR]
 """
@@ -18,9 +18,9 @@ from pathlib import Path
 
 from document_formats import FORMATS, source_offsets, write_formats  # noqa: E402  (training/ is the script's folder)
 
-from nlpguard.corpora import corpora_dir, real_documents
-from nlpguard.documents import read_document
-from nlpguard.evaluation import document_flags, evidence_from_flags
+from nlpguard.training.corpora import corpora_dir, real_documents
+from nlpguard.io.documents import read_document
+from nlpguard.training.evaluation import document_flags, evidence_from_flags
 from nlpguard.guard import Guard
 
 

@@ -3,7 +3,7 @@
 Reads the reference corpora from ../shared/corpora (or --corpora) and scans
 every message of ``nus_sms_zh`` (real personal SMS) and ``fbs_spam_sms`` (real
 spam), reporting the share flagged with any label, per label, and for the
-part that training never saw (the held-out 40 %; see nlpguard.corpora.corpus_split).
+part that training never saw (the held-out 40 %; see nlpguard.training.corpora.corpus_split).
 
 Usage: python training/false_positives.py [--model DIR] [--flagged FILE.jsonl]
 """
@@ -13,7 +13,7 @@ import argparse
 import json
 
 from nlpguard import Guard
-from nlpguard.corpora import MESSAGE_NEGATIVES, corpora_dir, corpus_split
+from nlpguard.training.corpora import MESSAGE_NEGATIVES, corpora_dir, corpus_split
 
 
 def main() -> None:

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from nlpguard.backbones import check_shippable
-from nlpguard.data import read_examples
+from nlpguard.training.backbones import check_shippable
+from nlpguard.training.data import read_examples
 from nlpguard.errors import ModelError
-from nlpguard.evaluation import predict_scores
-from nlpguard.modeldir import PACKAGED_MODELS, load_model
+from nlpguard.training.evaluation import predict_scores
+from nlpguard.runtime.modeldir import PACKAGED_MODELS, load_model
 
 KEEP = ("config.json", "metrics.json", "training_config.json", "README.md", "tokenizer.json", "tokenizer_config.json",
         "special_tokens_map.json", "vocab.txt", "baseline.safetensors", "baseline_vocab.json")

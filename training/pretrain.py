@@ -34,11 +34,11 @@ import torch
 from tokenizers import BertWordPieceTokenizer
 from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast, DataCollatorForLanguageModeling
 
-from nlpguard.corpora import (MESSAGE_NEGATIVES, corpora_dir, corpus_split, policy_clauses, real_clause_split,
+from nlpguard.training.corpora import (MESSAGE_NEGATIVES, corpora_dir, corpus_split, policy_clauses, real_clause_split,
                               real_clauses)
-from nlpguard.data import read_examples
-from nlpguard.finetune import length_batches
-from nlpguard.normalize import normalize_text
+from nlpguard.training.data import read_examples
+from nlpguard.training.finetune import length_batches
+from nlpguard.text.normalize import normalize_text
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]

@@ -15,9 +15,9 @@ import argparse
 import json
 from pathlib import Path
 
-from nlpguard.corpora import _find, _rows, corpora_dir
-from nlpguard.evaluation import segmentation_metrics
-from nlpguard.segment import split_clauses
+from nlpguard.training.corpora import _find, _rows, corpora_dir
+from nlpguard.training.evaluation import segmentation_metrics
+from nlpguard.io.segment import split_clauses
 
 FOLDER = Path("data/real_clauses/segmentation")
 

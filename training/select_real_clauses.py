@@ -33,10 +33,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from nlpguard.corpora import _overlay, corpora_dir, near_copies, policy_clauses, real_clause_split, real_clauses
-from nlpguard.data import Example, read_examples
+from nlpguard.training.corpora import _overlay, corpora_dir, near_copies, policy_clauses, real_clause_split, real_clauses
+from nlpguard.training.data import Example, read_examples
 from nlpguard.guard import Guard
-from nlpguard.normalize import normalize
+from nlpguard.text.normalize import normalize
 
 OVERLAY = Path("data/real_clauses")
 KEYWORDS = {

@@ -19,7 +19,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from nlpguard.train import TrainConfig, train
+from nlpguard.training.train import TrainConfig, train
 
 
 def main() -> None:

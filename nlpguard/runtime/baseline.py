@@ -1,0 +1,195 @@
+"""Baseline scorer: jieba words + character n-grams, TF-IDF, one-vs-rest logistic regression.
+
+Saved without pickle: the vocabulary and settings are JSON, the IDF weights
+and the per-label coefficients a safetensors file. Loading rebuilds the same
+scikit-learn vectoriser, so training and inference share one code path.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import rjieba
+from safetensors.numpy import load_file, save_file
+from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import normalize
+
+from ..text.normalize import normalize_text
+
+ARCHITECTURE = "nlpguard.TfidfLogReg.v1"
+WEIGHTS_FILE = "baseline.safetensors"
+VOCAB_FILE = "baseline_vocab.json"
+
+# Domain words the segmenter should keep whole, so that e.g. 通讯录 is one word feature.
+DOMAIN_WORDS = (
+    "通讯录", "爆通讯录", "通话记录", "紧急联系人", "老赖", "不要脸", "上门", "曝光", "朋友圈",
+    "坐牢", "立案", "拘留", "逮捕", "征信", "罚息", "视为同意", "不可撤销", "最终解释权",
+    "包括但不限于", "不承担任何责任", "概不负责", "单方", "催收", "逾期", "法务部",
+)
+DOMAIN_WORD_FREQ = 20000
+# jieba-rs keeps "9am-5pm", "t_t", "www.x.com" whole where jieba splits them into its own
+# Latin pieces (jieba's finalseg pattern: letters/digits, an optional decimal part and %).
+_LATIN_PIECES = re.compile(r"[a-zA-Z0-9]+(?:\.\d+)?%?|.", re.S)
+# jieba's own block patterns (jieba.re_han_default, jieba.re_skip_default).
+_JIEBA_BLOCK = re.compile("([\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+)")
+_JIEBA_SPACE = re.compile(r"(\r\n|\s)")
+
+
+@functools.lru_cache(maxsize=1)
+def _segmenter() -> rjieba.Jieba:
+    segmenter = rjieba.Jieba()
+    for word in DOMAIN_WORDS:
+        segmenter.add_word(word, DOMAIN_WORD_FREQ, None)
+    return segmenter
+
+
+def segment(text: str) -> list[str]:
+    """Words of ``text`` as jieba (default dictionary, HMM, plus :data:`DOMAIN_WORDS`) cuts them.
+
+    The text is split into blocks as jieba splits it (its Han-block pattern: CJK ideographs of
+    the basic block, Latin letters, digits and ``+#&._%-``; anything else — rarer ideographs,
+    emoji, punctuation — one token per character, whitespace as is); each block is cut by
+    jieba-rs (``rjieba``, compiled), and Latin tokens are split at inner punctuation as jieba
+    splits them. The words are identical to jieba's (checked on 20,000 real SMS and the
+    authored corpus by the tests) at about a tenth of the time.
+    """
+    cut = _segmenter().cut
+    words: list[str] = []
+    for k, block in enumerate(_JIEBA_BLOCK.split(text)):
+        if not block:
+            continue
+        if k % 2 == 0:  # outside jieba's Han blocks: whitespace as is, anything else char by char
+            for piece in _JIEBA_SPACE.split(block):
+                words.extend([piece] if _JIEBA_SPACE.fullmatch(piece) else piece)
+            continue
+        for word in cut(block):
+            if len(word) > 1 and word.isascii() and not word.isalnum() and any(c.isalnum() for c in word):
+                words.extend(_LATIN_PIECES.findall(word))
+            else:
+                words.append(word)
+    return words
+
+
+def analyze(text: str, char_ngrams: tuple[int, int] = (1, 3)) -> list[str]:
+    """Features of one text: its words (``w:``), word bigrams (``b:``) and char n-grams (``c:``).
+
+    The text is normalised first (see :mod:`nlpguard.text.normalize`).
+    """
+    norm = normalize_text(text)
+    words = [w for w in segment(norm) if w.strip()]
+    features = [f"w:{w}" for w in words]
+    features += [f"b:{a}|{b}" for a, b in zip(words, words[1:])]
+    compact = norm.replace(" ", "")
+    low, high = char_ngrams
+    for n in range(low, high + 1):
+        features += [f"c:{compact[i:i + n]}" for i in range(len(compact) - n + 1)]
+    return features
+
+
+class TfidfLogReg:
+    """Multi-label TF-IDF + logistic-regression scorer with independent sigmoid scores."""
+
+    def __init__(self, labels: list[str], vectorizer: TfidfVectorizer, coef: np.ndarray, intercept: np.ndarray,
+                 char_ngrams: tuple[int, int]):
+        self.labels = list(labels)
+        self.char_ngrams = tuple(char_ngrams)
+        self.vectorizer = vectorizer
+        self.coef = coef.astype(np.float32)
+        self.intercept = intercept.astype(np.float32)
+
+    @staticmethod
+    def _vectorizer(char_ngrams: tuple[int, int], vocabulary: dict[str, int] | None = None, min_df: int = 2,
+                    max_features: int | None = 300_000) -> TfidfVectorizer:
+        return TfidfVectorizer(analyzer=functools.partial(analyze, char_ngrams=tuple(char_ngrams)), sublinear_tf=True,
+                               min_df=min_df, max_features=max_features, vocabulary=vocabulary, dtype=np.float32)
+
+    @classmethod
+    def fit(cls, texts: list[str], targets: np.ndarray, labels: list[str], c: float = 16.0,
+            min_df: int = 2, max_features: int = 300_000, char_ngrams: tuple[int, int] = (1, 3),
+            sample_weight: np.ndarray | None = None) -> "TfidfLogReg":
+        """Fit one balanced logistic regression per label on TF-IDF features.
+
+        Args:
+            texts: training texts.
+            targets: 0/1 array of shape (len(texts), len(labels)).
+            labels: label ids, in column order of ``targets``.
+            c: inverse regularisation strength of each logistic regression.
+            min_df: drop features seen in fewer documents.
+            max_features: keep at most this many features (most frequent first).
+            char_ngrams: smallest and largest character n-gram.
+            sample_weight: optional per-text weights.
+        """
+        vectorizer = cls._vectorizer(char_ngrams, min_df=min_df, max_features=max_features)
+        features = vectorizer.fit_transform(texts)
+        coef = np.zeros((len(labels), features.shape[1]), dtype=np.float32)
+        intercept = np.zeros(len(labels), dtype=np.float32)
+        for k, label in enumerate(labels):
+            column = targets[:, k]
+            if column.min() == column.max():
+                raise ValueError(f"label {label!r} has {'no' if column.max() == 0 else 'only'} positive examples in training data")
+            model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, solver="liblinear")
+            model.fit(features, column, sample_weight=sample_weight)
+            coef[k] = model.coef_[0]
+            intercept[k] = model.intercept_[0]
+        return cls(labels, vectorizer, coef, intercept, char_ngrams)
+
+    def transform(self, texts: list[str]) -> sparse.csr_matrix:
+        """The fitted vectoriser's TF-IDF rows of ``texts`` (same values as its ``transform``).
+
+        Features are counted for the whole batch at once in scipy instead of one dictionary
+        update per feature; sublinear TF, IDF and L2 norm are applied as scikit-learn's
+        ``TfidfTransformer`` applies them, in the same order and precision.
+        """
+        column_of = self.vectorizer.vocabulary_.get
+        columns: list[int] = []
+        lengths = []
+        for text in texts:
+            found = [c for c in map(column_of, analyze(text, self.char_ngrams)) if c is not None]
+            columns.extend(found)
+            lengths.append(len(found))
+        rows = np.repeat(np.arange(len(texts)), lengths)
+        counts = sparse.csr_matrix((np.ones(len(columns), dtype=np.float32), (rows, np.array(columns, dtype=np.int64))),
+                                   shape=(len(texts), len(self.vectorizer.vocabulary_)), dtype=np.float32)
+        counts.sum_duplicates()
+        counts.sort_indices()
+        np.log(counts.data, counts.data)
+        counts.data += 1.0
+        counts.data *= self.vectorizer.idf_[counts.indices]
+        return normalize(counts, norm="l2", copy=False)
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        """Return sigmoid scores of shape (len(texts), len(labels))."""
+        if not texts:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        logits = self.transform(texts) @ self.coef.T + self.intercept
+        return (1.0 / (1.0 + np.exp(-np.asarray(logits)))).astype(np.float32)
+
+    def save(self, directory: str | Path) -> None:
+        """Write the feature settings and vocabulary (JSON) and the weights (safetensors) into ``directory``."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        vocabulary = sorted(self.vectorizer.vocabulary_, key=self.vectorizer.vocabulary_.get)
+        features = {"analyzer": "jieba_words+bigrams+chars.v1", "char_ngrams": list(self.char_ngrams), "vocabulary": vocabulary}
+        (directory / VOCAB_FILE).write_text(json.dumps(features, ensure_ascii=False), encoding="utf-8")
+        save_file({"idf": self.vectorizer.idf_.astype(np.float32), "coef": self.coef, "intercept": self.intercept},
+                  str(directory / WEIGHTS_FILE))
+        (directory / WEIGHTS_FILE).chmod(0o644)  # safetensors writes owner-only; a model folder is for sharing
+
+    @classmethod
+    def load(cls, directory: str | Path, labels: list[str]) -> "TfidfLogReg":
+        """Load a scorer saved by :meth:`save`; ``labels`` come from the model config."""
+        directory = Path(directory)
+        features = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
+        vocabulary, char_ngrams = features["vocabulary"], tuple(features["char_ngrams"])
+        tensors = load_file(str(directory / WEIGHTS_FILE))
+        coef, intercept, idf = tensors["coef"], tensors["intercept"], tensors["idf"]
+        if coef.shape != (len(labels), len(vocabulary)) or idf.shape != (len(vocabulary),):
+            raise ValueError(f"weights in {directory} do not match its vocabulary ({len(vocabulary)}) and labels ({len(labels)})")
+        vectorizer = cls._vectorizer(char_ngrams, vocabulary={term: i for i, term in enumerate(vocabulary)})
+        vectorizer.idf_ = idf
+        return cls(labels, vectorizer, coef, intercept, char_ngrams)

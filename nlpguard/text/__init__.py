@@ -1,0 +1,1 @@
+"""Text layer: normalisation with offsets (``normalize``), disguise recovery (``disguise``) and their resources."""

@@ -1,0 +1,183 @@
+"""Write the model card (``README.md``) of a trained model directory."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .backbones import licence_line
+from ..runtime.modeldir import ModelSpec
+from ..taxonomy import LABELS
+
+_INTENDED = {
+    "messages": "Screening outbound debt-collection messages (SMS, chat, call-script lines) in Chinese for "
+                "intimidation, disclosure of the debtor's data, and insults, before sending or in audits. "
+                "Flags go to a human reviewer together with the evidence sentence.",
+    "clauses": "Screening Chinese app agreements, privacy policies and loan contracts for abusive consent "
+               "terms, clause by clause, to prepare a regulator's or reviewer's reading with cited evidence.",
+}
+
+
+def _metrics_table(block: dict, labels: list[str]) -> list[str]:
+    rows = ["| label | precision | recall | F1 | PR-AUC | support | threshold |", "|---|---|---|---|---|---|---|"]
+    for label in labels:
+        m = block["labels"][label]
+        auc = "–" if m["pr_auc"] is None else f"{m['pr_auc']:.3f}"
+        rows.append(f"| `{label}` | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {auc} | {m['support']} | {m['threshold']} |")
+    rows.append(f"| **macro** | | | **{block['macro_f1']:.3f}** | | {block['n']} texts | |")
+    return rows
+
+
+PROJECT_DATA = {"messages": "data/messages", "clauses": "data/clauses"}
+
+
+def _sources(config: dict) -> list[str]:
+    """The training data sources of a saved config: ``data`` as a list."""
+    data = config.get("data", "")
+    return [str(source) for source in data] if isinstance(data, list) else [str(data)]
+
+
+def _is_project_model(spec: ModelSpec, config: dict) -> bool:
+    """Trained on nlpguard's own corpus (reviewers' corrections may join it) with taxonomy labels only
+    (so its domain claims hold)."""
+    return (all(label in LABELS for label in spec.labels)
+            and any(source.rstrip("/").endswith(PROJECT_DATA[spec.task]) for source in _sources(config)))
+
+
+def _plain_transformers_snippet(spec: ModelSpec) -> list[str]:
+    """How to reproduce ``nlpguard scan`` scores with transformers alone."""
+    max_length, stride = spec.options.get("max_length", 256), spec.options.get("stride", 64)
+    return ["## Using it without nlpguard's scanner", "",
+            "It is a standard Hugging Face `AutoModelForSequenceClassification` directory, but nlpguard's "
+            "scores need three steps the plain pipeline does not do: the text is **normalised first** "
+            "(`nlpguard.text.normalize.normalize_text`: NFKC, traditional → simplified, disguise recovery; raw text "
+            "scores differ), each label's score is a **sigmoid** of its logit (not a softmax), and a text longer "
+            f"than {max_length} tokens is scored in windows of {max_length} tokens overlapping by {stride}, each "
+            "label taking its maximum. Thresholds are in `config.json` under `nlpguard.thresholds`.", "",
+            "```python",
+            "import json, torch",
+            "from transformers import AutoModelForSequenceClassification, AutoTokenizer",
+            "from nlpguard.text.normalize import normalize_text",
+            "",
+            "model = AutoModelForSequenceClassification.from_pretrained(DIR, use_safetensors=True).float().eval()",
+            "tokenizer = AutoTokenizer.from_pretrained(DIR)",
+            "spec = json.load(open(f'{DIR}/config.json'))['nlpguard']",
+            f"batch = tokenizer([normalize_text(t) for t in texts], truncation=True, max_length={max_length}, "
+            "padding=True, return_tensors='pt')",
+            "with torch.no_grad():",
+            "    scores = torch.sigmoid(model(**batch).logits)  # texts within the window length",
+            "flagged = [[l for l, s in zip(spec['labels'], row) if s >= spec['thresholds'][l]] for row in scores.tolist()]",
+            "```", ""]
+
+
+def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: dict) -> None:
+    """Write ``directory/README.md`` from the spec, the training settings and the metrics.
+
+    Domain claims (intended use, the authored corpus, reported speech) are made only for models
+    trained on nlpguard's own corpus with taxonomy labels; other models get a card that says
+    what they were trained on and nothing more.
+    """
+    labels = spec.labels
+    ours = _is_project_model(spec, config)
+    intended = _INTENDED[spec.task] if ours else (
+        f"Classifying Chinese texts into the labels below, as trained on `{' + '.join(_sources(config))}`. nlpguard's "
+        "debt-collection and consent-term claims do not apply: check the data's own documentation for what the "
+        "labels mean and where the model may be used.")
+    backbone = str(config["backbone"])
+    shipped = backbone == "baseline" or not (Path(backbone).is_absolute() or backbone.startswith(("runs/", "./", "../")))
+    lines = [f"# nlpguard model — task `{spec.task}`, backbone `{backbone}`"
+             + ("" if shipped else " (a local checkpoint, not shipped with this model)"), "",
+             f"Architecture `{spec.architecture}`, normaliser `{spec.normalizer}`, taxonomy {spec.taxonomy}, "
+             f"aggregation `{spec.aggregation}`. Load with `Guard.load(\"{directory}\")` or "
+             f"`nlpguard scan --model {directory} --task {spec.task}`."
+             + (" It is also a Hugging Face `AutoModelForSequenceClassification` directory (see *Using it without "
+                "nlpguard's scanner*)." if spec.architecture.startswith("nlpguard.HF") else ""), "",
+             *([licence_line(spec.backbone), ""] if spec.backbone else []),
+             "## Intended use", "", intended, "",
+             "## Out of scope", "",
+             "- Legal conclusions: scores are evidence for a reviewer, not findings of a violation.",
+             "- Languages other than Chinese; texts from domains other than consumer lending.",
+             "- Decisions about individuals (credit, employment) of any kind.",
+             *([] if not spec.backbone or spec.backbone.get("commercial_use") else
+               [f"- Any commercial use: the backbone's licence ({spec.backbone.get('licence')}) allows non-commercial "
+                "research use only."]), "",
+             "## Labels and thresholds", "",
+             "| label | severity | threshold | definition |", "|---|---|---|---|"]
+    for label in labels:
+        severity = LABELS[label].severity if label in LABELS else "–"
+        lines.append(f"| `{label}` | {severity} | {spec.thresholds[label]} | {spec.label_descriptions.get(label, '')} |")
+    counts = metrics.get("counts", {})
+    lines += ["", "## Training data", "",
+              f"- Data: `{' + '.join(_sources(config))}` — train {counts.get('train')}, dev {counts.get('dev')}, "
+              f"test {counts.get('test')} texts"
+              + (f"; {counts['duplicates_dropped']} repeated texts dropped (dedupe, first kept)" if "duplicates_dropped" in counts
+                 else "")
+              + (f"; reviewers' corrections relabelled {counts['review_overridden']} corpus records and added "
+                 f"{counts['review_added']} texts to train" if "review_overridden" in counts else "") + ".",
+              f"- Reference corpora (read from `../shared/corpora` when present): train {counts.get('real_train', 0)}, "
+              f"dev {counts.get('real_dev', 0)}, test {counts.get('real_test', 0)} texts "
+              + ("(real SMS and spam as compliant messages)." if spec.task == "messages" else "(hand-labelled real policy clauses)."),
+              ("- Thresholds maximise each label's F1 on the scores of held-out writers (writer folds) plus reference dev "
+               "negatives, never on same-writer dev"
+               + (f", then are raised until at most {config['max_real_fp']:.2%} of the reference negatives reach them"
+                  if config.get("max_real_fp") is not None else "")
+               if metrics.get("writer_held_out") else
+               "- Thresholds maximise each label's F1 on the dev split" + (" (authored dev + reference dev)" if ours else ""))
+              + (f", target precision {config['target_precision']}" if config.get("target_precision") else "") + ".",
+              f"- Training time: {metrics.get('train_seconds')} s.", "",
+              "## Metrics on the test split" + (" (authored)" if ours else ""), ""]
+    lines += _metrics_table(metrics["test"], labels)
+    held = metrics.get("writer_held_out")
+    if held:
+        lines += ["", f"## Writer-held-out metrics ({len(held['folds'])} folds of whole writers)", "",
+                  "Each fold's texts were scored by a model that never saw their writer, at thresholds tuned on the "
+                  "other folds; the shipped thresholds were tuned the same way. This is the figure to expect on text "
+                  "written by someone else.", ""]
+        lines += _metrics_table(held | {"labels": {l: held["labels"][l] | {"threshold": "per fold"} for l in labels}},
+                                labels)
+        lines += ["", "| fold | writers | texts | macro-F1 |", "|---|---|---|---|"]
+        lines += [f"| {k} | {', '.join(f['writers'])} | {f['texts']} | {f['macro_f1']} |"
+                  for k, f in enumerate(held["folds"], start=1)]
+        lines += ["", "Any-label false-positive rate on held-out compliant texts: "
+                      f"{held['any_label_false_positive_rate']}; on real negatives: {held['real_negatives_false_positive_rate']}."]
+    for name, block in metrics.get("test_by_corpus", {}).items():
+        lines += ["", f"Test split, {name.replace('_', ' ')} only: macro-F1 {block['macro_f1']} on {block['n']} texts."]
+    if "real_clauses_test" in metrics:
+        lines += ["", "## Metrics on real clauses (documents never seen in training)", ""]
+        lines += _metrics_table(metrics["real_clauses_test"], labels)
+        intervals = metrics["real_clauses_test"].get("intervals_95")
+        if intervals:
+            lines += ["", "95 % intervals of F1, documents resampled (1,000 bootstrap rounds): "
+                      + "; ".join(f"{name} {low:.2f}–{high:.2f}" for name, (low, high) in intervals.items()) + "."]
+        docs = metrics.get("real_documents_test")
+        if docs:
+            lines += ["", f"Document level ({docs['documents']} documents, labels = union of their clauses): exact label set "
+                          f"{docs['exact_match']:.3f}, per-label decisions right {docs['label_accuracy']:.3f}."]
+        evidence = metrics.get("real_evidence_test")
+        if evidence:
+            lines += ["", f"## Evidence on {evidence['documents']} whole real policies (labelled clause by clause)", "",
+                      "Each policy scanned whole, as `nlpguard scan` does; a flag is one (clause, label) a reviewer would "
+                      "read. Precision: flags that match a labelled clause with that label; recall: labelled (clause, "
+                      f"label) pairs flagged. {evidence['flags_per_document']} flags per policy; mean per-policy "
+                      f"precision {evidence['mean_document_precision']}, recall {evidence['mean_document_recall']}.", "",
+                      "| label | flags | precision | labelled | recall |", "|---|---|---|---|---|"]
+            rows = {"all labels": evidence} | evidence["labels"]
+            lines += [f"| {name} | {row['flags']} | {row['precision']} | {row['gold']} | {row['recall']} |"
+                      for name, row in rows.items()]
+    if "real_negatives_test" in metrics:
+        real = metrics["real_negatives_test"]
+        lines += ["", f"Any-label false-positive rate on {real['n']} held-out real SMS and spam: "
+                      f"{real['false_positive_rate']:.4f}."]
+    if metrics.get("history"):
+        lines += ["", "## Fine-tuning history", "", "| epoch | train loss | dev macro-F1 | seconds | device |", "|---|---|---|---|---|"]
+        lines += [f"| {h['epoch']} | {h['train_loss']} | {h['dev_macro_f1']} | {h['seconds']} | {h['device']} |" for h in metrics["history"]]
+    if spec.architecture.startswith("nlpguard.HF"):
+        lines += [""] + _plain_transformers_snippet(spec)
+    limits = (["- The corpus is authored, not collected; expect a gap on real traffic and check thresholds on your own data.",
+               "- Reported speech, quotations and news about abuse are the main source of false alarms.",
+               "- Disguised spellings outside the training variants may be missed."] if ours and spec.task == "messages" else
+              ["- Authored clauses and a real-clause overlay from mainstream apps; real loan-app agreements are rare in "
+               "training. Check on your own documents."] if ours else
+              [f"- Measured only on the splits of `{' + '.join(_sources(config))}`; check thresholds on your own data before "
+               "relying on them."])
+    lines += ["", "## Limits", "", *limits, "",
+              "Full settings: `training_config.json`; all figures: `metrics.json`.", ""]
+    (directory / "README.md").write_text("\n".join(lines), encoding="utf-8")
