@@ -7,8 +7,9 @@
 """
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
-from typing import Iterable, overload
+from typing import Iterable, Iterator, TypeVar, overload
 
 from .errors import ModelError, UsageError
 from .io.inputs import InputRecord, text_problem
@@ -19,6 +20,15 @@ from .taxonomy import check_task, families_of
 # Texts per model call. A transformer sorts the windows of one call by length before batching
 # them, so a larger pool means less padding: 1,024 messages scored ~1.8x faster than 256.
 BATCH_SIZE = 1024
+
+_Item = TypeVar("_Item")
+
+
+def batched(items: Iterable[_Item], size: int) -> Iterator[list[_Item]]:
+    """Consecutive lists of ``size`` items (the last may be shorter), read from ``items`` only as needed."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def parse_thresholds(items: list[str]) -> dict[str, float]:
@@ -149,23 +159,45 @@ class Guard:
         for i, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"text {i} is {type(text).__name__}, not str")
-        problems = [text_problem(text) for text in texts]
-        usable = [text for text, problem in zip(texts, problems) if problem is None]
-        model = self.model(task)
-        limits = self.thresholds(task, thresholds)
-        scored: list[dict] = []
-        for begin in range(0, len(usable), batch_size):
-            scored.extend(self._records(model, score_texts(model, usable[begin:begin + batch_size], limits), limits))
-        results = iter(scored)
-        return [{"error": problem} if problem else next(results) for problem in problems]
+        records = (InputRecord(str(i), text) for i, text in enumerate(texts))
+        return [{key: value for key, value in output.items() if key != "id"}
+                for output in self.pipe(records, task, thresholds, batch_size)]
 
     def scan_records(self, records: list[InputRecord], task: str, thresholds: dict[str, float] | None = None,
                      batch_size: int = BATCH_SIZE) -> list[dict]:
         """Interface records for input records, in order: ``{"id", labels, scores, families, evidence}``,
         or ``{"id", "error"}`` for a record that carries an error. One output per input, always."""
-        results = iter(self.scan([r.text for r in records if r.error is None], task, thresholds, batch_size))
-        return [{"id": r.id, "error": r.error} if r.error is not None else {"id": r.id, **next(results)}
-                for r in records]
+        return list(self.pipe(records, task, thresholds, batch_size))
+
+    def pipe(self, records: Iterable[InputRecord], task: str, thresholds: dict[str, float] | None = None,
+             batch_size: int = BATCH_SIZE) -> Iterator[dict]:
+        """Stream output records for a stream of input records, in input order, in constant memory.
+
+        Thresholds are resolved once; ``records`` is read ``batch_size`` at a time and each batch
+        scored in one model call, so an input of any length never sits in memory whole. A record
+        that carries an error (or whose text cannot be scanned) yields ``{"id", "error"}``.
+
+        Raises:
+            ValueError: a threshold override names an unknown label or lies outside 0..1.
+        """
+        for _, outputs in self.pipe_batches(records, task, thresholds, batch_size):
+            yield from outputs
+
+    def pipe_batches(self, records: Iterable[InputRecord], task: str, thresholds: dict[str, float] | None = None,
+                     batch_size: int = BATCH_SIZE) -> Iterator[tuple[list[InputRecord], list[dict]]]:
+        """:meth:`pipe` a batch at a time: ``(input records, their output records)``, for writers that flush whole batches."""
+        limits = self.thresholds(task, thresholds)
+        for batch in batched(records, batch_size):
+            yield batch, self.scan_batch(batch, task, limits)
+
+    def scan_batch(self, batch: list[InputRecord], task: str, limits: dict[str, float]) -> list[dict]:
+        """Output records for one batch, scored in one model call, with ``limits`` already resolved by :meth:`thresholds`."""
+        model = self.model(task)
+        problems = [record.error if record.error is not None else text_problem(record.text) for record in batch]
+        usable = [record.text for record, problem in zip(batch, problems) if problem is None]
+        results = iter(self._records(model, score_texts(model, usable, limits), limits) if usable else [])
+        return [{"id": record.id, "error": problem} if problem is not None else {"id": record.id, **next(results)}
+                for record, problem in zip(batch, problems)]
 
     def scan_document(self, document: str, thresholds: dict[str, float] | None = None) -> dict:
         """Scan one agreement: the document record of :meth:`scan` plus ``clauses``.

@@ -92,3 +92,29 @@ def test_string_in_one_record_out_list_in_list_out(guard):
     assert len(guard.scan(["你好", "再见", "谢谢"], task="messages")) == 3
     with pytest.raises(TypeError, match="text 1 is int"):
         guard.scan(["你好", 3], task="messages")
+
+
+def test_pipe_streams_lazily_and_matches_scan_records():
+    from nlpguard import Guard
+    from nlpguard.io.inputs import InputRecord
+
+    guard = Guard.load()
+    texts = ["三天内不还钱就爆你通讯录", "您好，您的账单已出，请按时还款。", "", "再不还钱就去你单位闹"]
+    records = [InputRecord(f"r{i}", texts[i % len(texts)]) if i % 97 else InputRecord(f"r{i}", error="bad line")
+               for i in range(10_000)]
+    pulled = 0
+
+    def source():
+        nonlocal pulled
+        for record in records:
+            pulled += 1
+            yield record
+
+    stream = guard.pipe(source(), task="messages", batch_size=256)
+    first = next(stream)
+    assert pulled <= 256  # one batch read, not the whole input
+    outputs = [first, *stream]
+    assert pulled == len(records)
+    assert outputs == guard.scan_records(records, task="messages")
+    assert [o["id"] for o in outputs] == [r.id for r in records]
+    assert outputs[0] == {"id": "r0", "error": "bad line"} and "error" in outputs[2]

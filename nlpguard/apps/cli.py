@@ -11,9 +11,8 @@ import json
 import os
 import sys
 from datetime import timezone
-from itertools import islice
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..runtime.baseline import ARCHITECTURE as BASELINE_ARCHITECTURE
@@ -39,12 +38,6 @@ def _workers(value: str) -> int | str:
         return int(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number or auto, got {value!r}") from None
-
-
-def _batches(records: Iterable[InputRecord], size: int) -> Iterator[list[InputRecord]]:
-    iterator = iter(records)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 def _all_records(inputs: list[tuple[str, str]], task: str, declared: str | None, encoding: str,
@@ -121,7 +114,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     tqdm.monitor_interval = 0  # no monitor thread: worker processes fork from a single-threaded parent
     progress = tqdm(unit=" records", file=sys.stderr, disable=None if args.progress == "auto" else args.progress == "off",
                     desc="nlpguard scan", mininterval=1.0, initial=done)
-    scanned = scan_batches(guard, _batches(records, args.batch_size), args.task, thresholds, args.batch_size, workers,
+    scanned = scan_batches(guard, records, args.task, thresholds, args.batch_size, workers,
                            args.model, args.backend)
     try:
         for batch, outputs in scanned:

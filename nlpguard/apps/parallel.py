@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from ..runtime.baseline import ARCHITECTURE as BASELINE_ARCHITECTURE
-from ..guard import Guard
+from ..guard import Guard, batched
 from ..io.inputs import InputRecord
 
 MAX_AUTO_WORKERS = 8
@@ -46,25 +46,27 @@ def _start_worker(model: str | Path | None, backend: str) -> None:
         _GUARD = Guard.load(model, backend=backend, threads=1)
 
 
-def _scan(batch: list[InputRecord], task: str, thresholds: dict[str, float], batch_size: int) -> list[dict]:
-    return _GUARD.scan_records(batch, task, thresholds, batch_size=batch_size)
+def _scan(batch: list[InputRecord], task: str, thresholds: dict[str, float]) -> list[dict]:
+    return _GUARD.scan_batch(batch, task, thresholds)
 
 
-def scan_batches(guard: Guard, batches: Iterable[list[InputRecord]], task: str, thresholds: dict[str, float],
+def scan_batches(guard: Guard, records: Iterable[InputRecord], task: str, thresholds: dict[str, float],
                  batch_size: int, workers: int, model: str | Path | None = None,
                  backend: str = "auto") -> Iterator[tuple[list[InputRecord], list[dict]]]:
-    """Yield ``(batch, output records)`` for every batch, in input order.
+    """Yield ``(batch, output records)`` for every ``batch_size`` records, in input order.
 
-    With ``workers`` > 1 and a second batch to score, ``workers`` processes score them; where
-    the platform can fork they inherit ``guard`` (no second load), elsewhere each loads
-    ``model`` once. A worker's exception is raised here, at its batch.
+    ``thresholds`` are the resolved ones (:meth:`Guard.thresholds`). In-process this is
+    :meth:`Guard.pipe_batches`; with ``workers`` > 1 and a second batch to score, ``workers``
+    processes score the batches; where the platform can fork they inherit ``guard`` (no second
+    load), elsewhere each loads ``model`` once. A worker's exception is raised here, at its batch.
     """
-    batches = iter(batches)
+    records = iter(records)
+    batches = batched(records, batch_size)
     head = list(islice(batches, 2))  # workers start only when there is a second batch to give them
-    batches = chain(head, batches)
     if workers <= 1 or len(head) < 2:
-        yield from ((batch, guard.scan_records(batch, task, thresholds, batch_size=batch_size)) for batch in batches)
+        yield from guard.pipe_batches(chain(*head, records), task, thresholds, batch_size)
         return
+    batches = chain(head, batches)
     global _GUARD
     forking = "fork" in multiprocessing.get_all_start_methods()
     _GUARD = guard if forking else None
@@ -72,7 +74,7 @@ def scan_batches(guard: Guard, batches: Iterable[list[InputRecord]], task: str, 
     pending: deque[tuple[list[InputRecord], Future]] = deque()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(model, backend)) as pool:
         for batch in batches:
-            pending.append((batch, pool.submit(_scan, batch, task, thresholds, batch_size)))
+            pending.append((batch, pool.submit(_scan, batch, task, thresholds)))
             if len(pending) >= 2 * workers:
                 done, future = pending.popleft()
                 yield done, future.result()
