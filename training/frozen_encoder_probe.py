@@ -1,0 +1,120 @@
+"""Does a pretrained encoder's frozen representation carry the labels to writers it never saw?
+
+Embeds the messages corpus's source texts (no derived variants) and real SMS with a
+BERT-family backbone directory (e.g. one written by ``nlpguard backbones fetch``), mean-pooled
+over tokens (e5's ``query: `` prefix), then trains one logistic regression per label with
+whole writers held out — the writer folds of ``training/configs/baseline_messages.json`` —
+plus 3,000 real SMS as negatives. Each fold's thresholds maximise F1 on the *other* folds'
+held-out scores, as ``nlpguard train`` does for the baseline. Prints writer-held-out F1 per
+label and macro, and the share of 5,000 held-out real SMS each label flags. The embeddings are
+cached (``--cache``), so other heads can be tried without re-encoding.
+
+Usage: python training/frozen_encoder_probe.py --backbone runs/e5-trim [--cache /tmp/e5.npz]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from nlpguard.training.corpora import corpora_dir, message_negatives
+from nlpguard.training.crossval import writer_folds
+from nlpguard.training.data import read_examples
+from nlpguard.training.metrics import tune_thresholds
+
+ROOT = Path(__file__).resolve().parent.parent
+LABELS = ["intimidation", "privacy_disclosure", "insult"]
+
+
+def corpus() -> list[dict]:
+    """Source messages with writer and split, then 3,000 training and 5,000 held-out real SMS."""
+    rows = []
+    for split in ("train", "dev", "test"):
+        for example in read_examples(ROOT / "data" / "messages" / f"{split}.jsonl", task="messages"):
+            if "variant_of" not in example.extra and not example.source.startswith("variant:"):
+                rows.append({"id": example.id, "text": example.text, "labels": example.labels,
+                             "writer": str(example.extra.get("writer", "")), "split": split})
+    root = corpora_dir()
+    for split, count in (("train", 3000), ("test", 5000)):
+        sms = message_negatives(root, split, ("nus_sms_zh",))
+        random.Random(0).shuffle(sms)
+        rows += [{"id": e.id, "text": e.text, "labels": [], "writer": "nus", "split": f"nus_{split}"} for e in sms[:count]]
+    return rows
+
+
+def embed(texts: list[str], backbone: str, max_length: int, batch_size: int = 32) -> np.ndarray:
+    """Mean-pooled, L2-normalised last hidden states (inputs prefixed ``query: ``), shortest texts first."""
+    import torch
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer, model = AutoTokenizer.from_pretrained(backbone), AutoModel.from_pretrained(backbone).eval()
+    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    order = np.argsort([len(t) for t in texts])
+    with torch.inference_mode():
+        for begin in range(0, len(texts), batch_size):
+            index = order[begin:begin + batch_size]
+            batch = tokenizer(["query: " + texts[i] for i in index], padding=True, truncation=True,
+                              max_length=max_length, return_tensors="pt")
+            mask = batch["attention_mask"].unsqueeze(-1).float()
+            pooled = (model(**batch).last_hidden_state * mask).sum(1) / mask.sum(1)
+            out[index] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+    return out
+
+
+def main() -> None:
+    """Embed (or load the cache), cross-validate over writer folds, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbone", required=True)
+    parser.add_argument("--cache", help=".npz file for the embeddings (written when absent)")
+    parser.add_argument("--max-length", type=int, default=96)
+    parser.add_argument("--c", type=float, default=4.0)
+    args = parser.parse_args()
+    rows = corpus()
+    cache = Path(args.cache) if args.cache else None
+    if cache and cache.is_file():
+        stored = np.load(cache)
+        if list(stored["ids"]) != [r["id"] for r in rows]:
+            parser.error(f"{cache} holds other texts: remove it to re-encode")
+        vectors = stored["vectors"]
+    else:
+        vectors = embed([r["text"] for r in rows], args.backbone, args.max_length)
+        if cache:
+            np.savez(cache, ids=np.array([r["id"] for r in rows]), vectors=vectors)
+    config = json.loads((ROOT / "training" / "configs" / "baseline_messages.json").read_text(encoding="utf-8"))
+    examples = read_examples(ROOT / "data" / "messages" / "train.jsonl", task="messages")
+    folds = writer_folds(examples, config["writer_folds"], tuple(config["never_held_out"]))
+    gold = np.array([[label in r["labels"] for label in LABELS] for r in rows], dtype=int)
+    writer = np.array([r["writer"] for r in rows])
+    split = np.array([r["split"] for r in rows])
+    authored = ~np.isin(split, ["nus_train", "nus_test"])
+    scores, sms_scores, held = [], [], []
+    for writers in folds:
+        test = np.isin(writer, writers) & authored
+        train = np.flatnonzero((authored & ~test) | (split == "nus_train"))
+        heads = [LogisticRegression(C=args.c, class_weight="balanced", max_iter=3000).fit(vectors[train], gold[train, k])
+                 for k in range(len(LABELS))]
+        scores.append(np.column_stack([h.predict_proba(vectors[test])[:, 1] for h in heads]))
+        sms_scores.append(np.column_stack([h.predict_proba(vectors[split == "nus_test"])[:, 1] for h in heads]))
+        held.append(np.flatnonzero(test))
+    predicted, flagged = [], []
+    for k in range(len(folds)):
+        others = [j for j in range(len(folds)) if j != k]
+        limits = tune_thresholds(np.vstack([gold[held[j]] for j in others]), np.vstack([scores[j] for j in others]), LABELS)
+        cut = np.array([limits[label] for label in LABELS])
+        predicted.append(scores[k] >= cut)
+        flagged.append(sms_scores[k] >= cut)
+    truth, guess = np.vstack([gold[h] for h in held]).astype(bool), np.vstack(predicted)
+    f1 = [2 * (truth[:, k] & guess[:, k]).sum() / max(truth[:, k].sum() + guess[:, k].sum(), 1) for k in range(len(LABELS))]
+    sms = np.mean([f.mean(axis=0) for f in flagged], axis=0)
+    print(f"{len(truth)} texts of {sum(map(len, folds))} held-out writers, {len(folds)} folds")
+    for k, label in enumerate(LABELS):
+        print(f"{label:20s} F1 {f1[k]:.3f}   real SMS flagged {sms[k]:.2%}")
+    print(f"macro-F1 {np.mean(f1):.3f}")
+
+
+if __name__ == "__main__":
+    main()
