@@ -136,6 +136,7 @@ def messages_file(path, n):
     return path
 
 
+@pytest.mark.slow
 def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path):
     source = messages_file(tmp_path / "in.jsonl", 12000)
     reference = tmp_path / "reference.jsonl"

@@ -94,6 +94,7 @@ def test_a_failing_reader_is_one_documents_error_not_the_batchs(policies, tmp_pa
 
 
 @pytest.mark.shared
+@pytest.mark.slow
 def test_real_policies_in_every_format_scan_without_errors_and_offsets_point_into_each_file(corpora, tmp_path):
     from nlpguard.training.corpora import _find, _rows
     from nlpguard.io.documents import read_document
@@ -127,6 +128,8 @@ def test_offsets_in_text_read_back_from_a_file_map_to_the_original():
     assert original[back[extracted.index("司订立")]] == "司"
 
 
+@pytest.mark.shared
+@pytest.mark.slow
 def test_evidence_read_from_every_format_matches_the_original_text(corpora, guard, tmp_path):
     """Three held-out real policies written as txt/md/html/pdf/docx: the flags read back from each
     file land on the same hand-labelled clauses as the flags on the original text."""

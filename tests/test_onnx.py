@@ -37,6 +37,7 @@ def test_export_is_a_complete_model_directory_with_its_parity_report(exported):
     assert report["messages"]["texts"] == len(parity_texts()) and report["messages"]["onnx"]["max_abs_diff"] <= 1e-4
 
 
+@pytest.mark.slow
 def test_onnx_scores_match_torch_on_a_few_hundred_texts(exported):
     source, output, _ = exported
     texts = parity_texts()

@@ -86,6 +86,7 @@ def test_root_answers_the_self_contained_review_page(server):
     assert response.headers["x-frame-options"] == "DENY"
 
 
+@pytest.mark.slow
 def test_review_a_policy_export_the_corrections_and_retrain(server, page, tmp_path, capsys):
     url, data_dir = server
     page.goto(url + "/")
