@@ -105,6 +105,12 @@ def check_task(task: str) -> str:
     return task
 
 
+def label_info(label_id: str) -> Label:
+    """The taxonomy's entry for ``label_id``; for a label outside it (a researcher's extra label)
+    an entry with only the id: no task, family, severity, definition or grounds."""
+    return LABELS.get(label_id) or Label(label_id, "", "", "", "", "")
+
+
 def families_of(labels: list[str]) -> list[str]:
     """Return the families flagged by ``labels``, in taxonomy order, without repeats.
 

@@ -31,3 +31,11 @@ def test_families_in_taxonomy_order_without_repeats():
 def test_unknown_task_is_rejected_by_name():
     with pytest.raises(ValueError, match="unknown task 'sms'"):
         check_task("sms")
+
+
+def test_label_info_gives_custom_labels_an_entry_without_family_severity_or_grounds():
+    from nlpguard.taxonomy import LABELS, label_info
+
+    assert label_info("insult") is LABELS["insult"]
+    custom = label_info("offensive")
+    assert (custom.id, custom.family, custom.severity, custom.grounds, custom.definition) == ("offensive", "", "", "", "")

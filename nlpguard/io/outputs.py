@@ -19,7 +19,7 @@ from typing import TextIO
 
 from .inputs import InputRecord
 from .summary import BatchSummary
-from ..taxonomy import LABELS
+from ..taxonomy import label_info
 
 HTML_MAX_SHOWN = 500
 
@@ -219,11 +219,11 @@ class HtmlWriter:
         e = html.escape
         data = self.summary.to_dict()
         rows = "".join(
-            f"<tr><td>{e(l)}</td><td>{e(LABELS[l].family) if l in LABELS else ''}</td>"
-            f"<td class='{LABELS[l].severity if l in LABELS else ''}'>{e(LABELS[l].severity) if l in LABELS else ''}</td>"
+            f"<tr><td>{e(l)}</td><td>{e(label_info(l).family)}</td>"
+            f"<td class='{label_info(l).severity}'>{e(label_info(l).severity)}</td>"
             f"<td data-v='{data['labels'][l]['records']}'>{data['labels'][l]['records']}</td>"
             f"<td>{data['labels'][l]['records'] / max(data['scanned'], 1):.2%}</td>"
-            f"<td>{e(LABELS[l].grounds) if l in LABELS else ''}</td></tr>" for l in self.labels)
+            f"<td>{e(label_info(l).grounds)}</td></tr>" for l in self.labels)
         families = ", ".join(f"{e(f)} {n}" for f, n in sorted(data["families"].items())) or "none"
         parts = [f"<!DOCTYPE html><html lang='zh'><head><meta charset='utf-8'><title>nlpguard message report</title>"
                  f"<style>{_STYLE} th{{cursor:pointer}} td.hit{{background:#ffe3e3}} input{{padding:4px;width:22em}}</style>"
@@ -248,7 +248,7 @@ class HtmlWriter:
             parts.append(f"<h2>Flagged messages (top {len(examples)} by score)</h2>")
         for record in examples:
             meta = " · ".join(e(f"{k} {record[k]}") for k in ("sender", "campaign", "timestamp") if k in record)
-            tags = " ".join(f"<span class='{LABELS[l].severity if l in LABELS else ''}'>{e(l)} {record['scores'][l]:.3f}</span>"
+            tags = " ".join(f"<span class='{label_info(l).severity}'>{e(l)} {record['scores'][l]:.3f}</span>"
                             for l in record["labels"])
             body = highlight(record["text"], record["evidence"]) if record.get("text") is not None else ""
             grounds = sorted({ev["grounds"] for ev in record["evidence"] if ev.get("grounds")})
@@ -294,7 +294,7 @@ class DocumentHtmlWriter:
 
     def _summary(self, ranked: list[tuple[int, dict]]) -> str:
         e = html.escape
-        head = "".join(f"<th onclick='sortBy(this)' title='{e(LABELS[l].definition) if l in LABELS else ''}'>{e(l)}</th>"
+        head = "".join(f"<th onclick='sortBy(this)' title='{e(label_info(l).definition)}'>{e(l)}</th>"
                        for l in self.labels)
         rows = []
         for index, doc in ranked:

@@ -29,7 +29,7 @@ from .evaluation import document_metrics, evaluate, evidence_metrics, gold_matri
 from .metrics import bootstrap_intervals, label_metrics, tune_thresholds
 from .modelcard import write_model_card
 from ..runtime.modeldir import CONFIG_FILE, LoadedModel, ModelSpec, load_model, write_config
-from ..taxonomy import LABELS, check_task, task_labels
+from ..taxonomy import LABELS, check_task, label_info, task_labels
 
 
 @dataclass
@@ -313,7 +313,7 @@ def train(config: TrainConfig, log=print) -> dict:
         splits["train"] = splits["train"] + copies
     train_set = splits["train"] + real["train"]
     weights = _sample_weights(config, len(splits["train"]), len(real["train"]))
-    descriptions = {l: config.label_descriptions.get(l, LABELS[l].definition if l in LABELS else "") for l in labels}
+    descriptions = {l: config.label_descriptions.get(l, label_info(l).definition) for l in labels}
     options = {} if config.backbone == "baseline" else {"max_length": config.max_length, "stride": config.stride}
     spec = ModelSpec(config.task, labels, {label: 0.5 for label in labels},
                      baseline.ARCHITECTURE if config.backbone == "baseline" else TRANSFORMER,
