@@ -1,9 +1,12 @@
 """Chinese text normalisation that remembers where every character came from.
 
-The model sees normalised text; evidence must point into the ORIGINAL text.
-:func:`normalize` therefore returns the normalised string together with an
-offset map: ``offsets[i]`` is the index in the original text of the character
-that produced normalised character ``i``.
+The model sees normalised text; evidence points into the ORIGINAL text. Scans
+get that by splitting the original text into sentences or clauses first and
+normalising each unit, so a unit's span is already an original span.
+:func:`normalize` also returns an offset map — ``offsets[i]`` is the index in the
+original text of the character that produced normalised character ``i`` — for
+callers that find something in normalised text (a term, a regex match) and need
+its place in the original (``NormalizedText.to_original``).
 
 Steps, in order (version ``NORMALIZER_VERSION``):
 
