@@ -36,7 +36,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from nlpguard.training.corpora import _overlay, corpora_dir, near_copies, policy_clauses, real_clause_split, real_clauses
 from nlpguard.training.data import Example, read_examples
 from nlpguard.guard import Guard
-from nlpguard.text.normalize import normalize
+from nlpguard.text.normalize import normalize_text
 
 OVERLAY = Path("data/real_clauses")
 KEYWORDS = {
@@ -100,7 +100,7 @@ def mine(clauses: list[Example], root: Path, per_label: int, per_doc: int, rando
     seen: set[str] = set()
     unique = []
     for clause in pool:
-        key = normalize(clause.text).text
+        key = normalize_text(clause.text)
         if key not in seen:
             seen.add(key)
             unique.append(clause)

@@ -207,18 +207,22 @@ def real_clause_splits(examples: list[Example]) -> tuple[dict[str, list[Example]
     return splits, int(close.sum())
 
 
-def real_documents(root: Path, overlay_dir: str | Path) -> list[tuple[str, str, list[Example]]]:
+def real_documents(root: Path, overlay_dir: str | Path,
+                   labelled: list[Example] | None = None) -> list[tuple[str, str, list[Example]]]:
     """Whole real policies labelled clause by clause: ``(document id, text, clauses)`` per document.
 
     The documents are listed in ``documents.json`` beside the overlay (all in the real test
     split); their clauses' labels are in the overlay and carry ``extra["start"/"end"]``
-    offsets into the document text. A document without that file gives an empty list.
+    offsets into the document text. ``labelled`` passes overlay clauses already joined with
+    their text (the test split holds every clause of these documents); by default the overlay
+    is read here. An overlay without that file gives an empty list.
     """
     listing = Path(overlay_dir) / "documents.json"
     if not listing.is_file():
         return []
     wanted = json.loads(listing.read_text(encoding="utf-8"))["documents"]
-    clauses = [e for e in real_clauses(root, overlay_dir) if e.group in {f"ca4p:{d}" for d in wanted}]
+    labelled = real_clauses(root, overlay_dir) if labelled is None else labelled
+    clauses = [e for e in labelled if e.group in {f"ca4p:{d}" for d in wanted}]
     texts = {row["doc_id"]: row["text"] for row in _rows(_find(root, "ca4p483")) if row["doc_id"] in wanted}
     return [(doc, texts[doc], sorted((c for c in clauses if c.group == f"ca4p:{doc}"), key=lambda c: c.extra["start"]))
             for doc in wanted]

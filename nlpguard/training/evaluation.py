@@ -53,24 +53,20 @@ def evaluate(model: LoadedModel, examples: list[Example], thresholds: dict[str, 
     return metrics, errors
 
 
-def document_metrics(model: LoadedModel, clauses: list[Example], thresholds: dict[str, float] | None = None) -> dict:
-    """Document-level label accuracy: clauses grouped into documents by ``group``.
+def document_metrics(gold: np.ndarray, predicted: np.ndarray, groups: list[str], labels: list[str]) -> dict:
+    """Document-level label accuracy: clause rows grouped into documents by ``groups``.
 
-    A document's gold labels are the union of its labelled clauses' labels, its predicted
-    labels the union of the predictions on those clauses (as ``scan`` unions a document's
-    clauses). Returns the share of documents whose label set is exactly right, the share of
-    (document, label) decisions that are right, and per-label document counts.
+    ``gold`` and ``predicted`` are 0/1 arrays (n_clauses, n_labels). A document's gold labels
+    are the union of its clauses' labels, its predicted labels the union of the predictions on
+    those clauses (as ``scan`` unions a document's clauses). Returns the share of documents whose
+    label set is exactly right, the share of (document, label) decisions that are right, and
+    per-label document counts.
     """
-    labels = model.spec.labels
-    thresholds = thresholds or model.spec.thresholds
-    scores = predict_scores(model, [e.text for e in clauses])
-    predicted = scores >= np.array([thresholds[l] for l in labels])
-    gold = gold_matrix(clauses, labels).astype(bool)
     documents: dict[str, list[int]] = {}
-    for i, example in enumerate(clauses):
-        documents.setdefault(example.group or example.id, []).append(i)
-    doc_gold = np.array([gold[rows].any(axis=0) for rows in documents.values()])
-    doc_pred = np.array([predicted[rows].any(axis=0) for rows in documents.values()])
+    for i, group in enumerate(groups):
+        documents.setdefault(group, []).append(i)
+    doc_gold = np.array([gold[rows].astype(bool).any(axis=0) for rows in documents.values()])
+    doc_pred = np.array([predicted[rows].astype(bool).any(axis=0) for rows in documents.values()])
     per_label = {l: {"documents_with_label": int(doc_gold[:, k].sum()), "predicted": int(doc_pred[:, k].sum()),
                      "correct": int((doc_gold[:, k] == doc_pred[:, k]).sum())} for k, l in enumerate(labels)}
     return {"documents": len(documents), "exact_match": round(float((doc_gold == doc_pred).all(axis=1).mean()), 4),

@@ -397,12 +397,13 @@ def _calibrate(config: TrainConfig, model: LoadedModel, splits: dict[str, list[E
                                           "per_label": {l: round(v["fp"] / max(1, real_metrics["n"]), 4)
                                                         for l, v in real_metrics["labels"].items()}}
     elif real["test"]:
-        metrics["real_clauses_test"] = evaluate(model, real["test"])[0]
-        predicted = predict_scores(model, [e.text for e in real["test"]]) >= np.array([model.spec.thresholds[l] for l in labels])
-        metrics["real_clauses_test"]["intervals_95"] = bootstrap_intervals(
-            gold_matrix(real["test"], labels), predicted, [e.group for e in real["test"]], labels)
-        metrics["real_documents_test"] = document_metrics(model, real["test"])
-        documents = real_documents(corpora_dir(config.corpora), in_repository(config.real_clause_labels))
+        gold, scores = gold_matrix(real["test"], labels), predict_scores(model, [e.text for e in real["test"]])
+        predicted = scores >= np.array([model.spec.thresholds[l] for l in labels])
+        groups = [e.group or e.id for e in real["test"]]
+        metrics["real_clauses_test"] = label_metrics(gold, scores, labels, model.spec.thresholds)
+        metrics["real_clauses_test"]["intervals_95"] = bootstrap_intervals(gold, predicted, groups, labels)
+        metrics["real_documents_test"] = document_metrics(gold, predicted, groups, labels)
+        documents = real_documents(corpora_dir(config.corpora), in_repository(config.real_clause_labels), real["test"])
         if documents:
             evidence = evidence_metrics(model, documents)
             metrics["real_evidence_test"] = {key: value for key, value in evidence.items() if key != "per_document"}
