@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--output", help="also write the figures as JSON here")
     args = parser.parse_args()
 
-    from nlpguard.runtime.modeldir import task_dir
+    from nlpguard.runtime.modeldir import open_bundle
     from nlpguard.training.onnx_export import export_onnx
 
     texts, origin = source_texts(args.messages)
@@ -205,7 +205,7 @@ def main() -> None:
         texts_file.write_text(json.dumps(texts, ensure_ascii=False), encoding="utf-8")
         model_dir = tmp / "model"
         started = time.perf_counter()
-        export_onnx(task_dir(MODEL, "messages"), model_dir, quantize=True)
+        export_onnx(open_bundle(MODEL).directory("messages").path, model_dir, quantize=True)
         print(f"exported {MODEL}/messages to ONNX (fp32 + int8) in {time.perf_counter() - started:.0f} s", file=sys.stderr)
         for approach in ("naive", "torch", "onnx", "onnx-int8", "baseline"):
             results[approach] = run_worker(approach, model_dir, texts_file, tmp, args.repeats)
@@ -224,7 +224,7 @@ def main() -> None:
         rate = r["messages"] / r["seconds"]
         print(f"{names[approach]:<34}{rate:>9.0f}{rate / naive_rate:>8.1f}x{r['load_seconds']:>8.1f}{r['peak_mib']:>10.0f}")
     reference = results["torch"]["scores"]
-    spec = json.loads((task_dir(MODEL, "messages") / "config.json").read_text(encoding="utf-8"))["nlpguard"]
+    spec = json.loads((open_bundle(MODEL).directory("messages").path / "config.json").read_text(encoding="utf-8"))["nlpguard"]
     limits = np.array([spec["thresholds"][label] for label in spec["labels"]])
     print("\nparity against (b), every score of every message, and messages whose labels agree:")
     for approach in ("naive", "onnx", "onnx-int8"):

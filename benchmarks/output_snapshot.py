@@ -2,7 +2,7 @@
 
 Runs the installed command on the example files and the test splits — messages and clauses,
 JSONL, CSV and HTML outputs, batch summaries, a folder of agreements — with the embedded
-default model, and writes each output under DIR. ``--compare OLD`` then reports every file
+default model (and the packaged transformer on JSONL), and writes each output under DIR. ``--compare OLD`` then reports every file
 whose bytes differ from the snapshot in OLD (outputs carry no scan time, so byte equality is
 the test).
 
@@ -32,6 +32,9 @@ def _runs(folder: Path) -> dict[str, list[str]]:
                                     "--summary", str(folder / f"messages.{kind}.summary.json")]
         runs[f"clauses.{kind}"] = [clauses, "--task", "clauses", "--format", kind]
         runs[f"policies.{kind}"] = [str(folder / "policies"), "--task", "clauses", "--format", kind]
+    # The packaged transformer too: its tokenisation, windows and batching are part of the scan path.
+    runs["messages.zh-bert-small.jsonl"] = [*messages, "--task", "messages", "--model", "zh-bert-small"]
+    runs["policies.zh-bert-small.jsonl"] = [str(folder / "policies"), "--task", "clauses", "--model", "zh-bert-small"]
     return runs
 
 

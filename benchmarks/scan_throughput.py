@@ -67,7 +67,7 @@ for word in baseline.DOMAIN_WORDS:
     words.add_word(word, freq=baseline.DOMAIN_WORD_FREQ)
 baseline.segment = words.lcut
 normalize.normalize = normalize._normalize_full
-baseline.TfidfLogReg.transform = lambda self, texts: self.vectorizer.transform(texts)
+baseline.TfidfLogReg.transform = lambda self, texts: self.vectorizer_.transform(texts)
 from nlpguard.apps.cli import main
 sys.exit(main(sys.argv[1:]))
 """

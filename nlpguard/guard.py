@@ -11,11 +11,11 @@ from itertools import islice
 from pathlib import Path
 from typing import Iterable, Iterator, TypeVar, overload
 
-from .errors import ModelError, UsageError
+from .errors import UsageError
 from .io.inputs import InputRecord, text_problem
-from .runtime.modeldir import DEFAULT_MODEL, LoadedModel, bundle_tasks, check_runtime, load_model, resolve
+from .runtime.modeldir import DEFAULT_MODEL, Model, check_runtime, open_bundle
 from .runtime.scoring import MESSAGE_EVIDENCE_MARGIN, TextScores, evidence_for, score_texts
-from .taxonomy import check_task, families_of
+from .taxonomy import families_of
 
 # Texts per model call. A transformer sorts the windows of one call by length before batching
 # them, so a larger pool means less padding: 1,024 messages scored ~1.8x faster than 256.
@@ -59,11 +59,10 @@ class Guard:
         self._source = model
         self._backend = backend
         self._threads = threads
-        self._path = resolve(model)
-        self._tasks = bundle_tasks(model)
-        if not self._tasks:
-            raise ModelError(f"{self._path} holds no nlpguard model")
-        self._models: dict[str, LoadedModel] = {}
+        self._bundle = open_bundle(model)  # the path resolved and every config read, once
+        self._path = self._bundle.path
+        self._tasks = list(self._bundle.tasks)
+        self._models: dict[str, Model] = {}
 
     @classmethod
     def load(cls, model: str | Path | None = None, backend: str = "auto", threads: int | None = None) -> "Guard":
@@ -79,8 +78,8 @@ class Guard:
         if len(guard._tasks) == 1:
             guard.model(guard._tasks[0])  # a single model is loaded (and so checked) at once
         else:
-            for task in guard._tasks:  # a bundle's models load on first use: check now that each can run here
-                check_runtime(model, task, backend)
+            for entry in guard._bundle.tasks.values():  # a bundle's models load on first use: check now that each can run
+                check_runtime(entry, backend)
         return guard
 
     def __repr__(self) -> str:
@@ -101,13 +100,10 @@ class Guard:
         """The tasks this guard can scan."""
         return list(self._tasks)
 
-    def model(self, task: str) -> LoadedModel:
+    def model(self, task: str) -> Model:
         """The loaded model for ``task`` (loading it on first use)."""
-        check_task(task)
-        if task not in self._tasks:
-            raise ModelError(f"model {self._path} has no {task!r} model (it has: {', '.join(self._tasks)})")
         if task not in self._models:
-            self._models[task] = load_model(self._source, task, self._backend, self._threads)
+            self._models[task] = Model.load(self._bundle.directory(task), task, self._backend, self._threads)
         return self._models[task]
 
     def labels(self, task: str) -> list[str]:
@@ -219,7 +215,7 @@ class Guard:
         return record
 
     @staticmethod
-    def _records(model: LoadedModel, results: list[TextScores], thresholds: dict[str, float]) -> list[dict]:
+    def _records(model: Model, results: list[TextScores], thresholds: dict[str, float]) -> list[dict]:
         labels = model.spec.labels
         margin = None if model.spec.aggregation == "max_clause" else MESSAGE_EVIDENCE_MARGIN
         records = []

@@ -57,6 +57,17 @@ def tiny_data(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def tiny_model(tiny_data, tmp_path):
+    """The baseline trained on the tiny messages: its directory and metrics."""
+    from nlpguard.training.train import TrainConfig, train
+
+    output = tmp_path / "model"
+    config = TrainConfig(task="messages", data=str(tiny_data), output=str(output), extra_negatives=[], min_df=1, c=20.0)
+    metrics = train(config, log=lambda line: None)
+    return output, metrics
+
+
 @pytest.fixture(scope="session")
 def tiny_backbone(tmp_path_factory):
     """A 2-layer BERT with a character vocabulary, saved like a Hugging Face checkpoint."""

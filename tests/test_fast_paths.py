@@ -81,7 +81,7 @@ def test_fast_normalisation_equals_the_full_pipeline_on_real_and_authored_text(r
 def test_batched_tfidf_rows_equal_scikit_learns(guard, task):
     scorer = guard.model(task).scorer
     texts = AUTHORED[:1500] + ["", "。", "a"]
-    reference, fast = scorer.vectorizer.transform(texts), scorer.transform(texts)
+    reference, fast = scorer.vectorizer_.transform(texts), scorer.transform(texts)
     assert reference.shape == fast.shape
     assert (reference != fast).nnz == 0
     assert np.array_equal(reference.indices, fast.indices) and np.array_equal(reference.indptr, fast.indptr)

@@ -12,13 +12,6 @@ from nlpguard.training.train import TrainConfig, train
 from .conftest import TINY_MESSAGES
 
 
-@pytest.fixture
-def tiny_model(tiny_data, tmp_path):
-    output = tmp_path / "model"
-    config = TrainConfig(task="messages", data=str(tiny_data), output=str(output), extra_negatives=[], min_df=1, c=20.0)
-    metrics = train(config, log=lambda line: None)
-    return output, metrics
-
 
 def test_training_overfits_two_handfuls_of_messages(tiny_model):
     output, metrics = tiny_model
@@ -106,7 +99,7 @@ def test_recalibrate_to_whole_aggregation_keeps_weights_and_finds_sentence_evide
     guard = Guard.load(output)
     model = guard.model("messages")
     text = "明天下午三点开会，记得带电脑。再不还，明天带几个兄弟去你公司门口堵你"
-    whole = np.round(model.scorer.predict([text])[0], 4)
+    whole = np.round(model.scorer.predict_proba([text])[0], 4)
     limit = guard.scan(text, task="messages")["scores"]["intimidation"]  # flag at exactly the whole message's score
     record = guard.scan(text, task="messages", thresholds={"intimidation": limit, "privacy_disclosure": 1.0, "insult": 1.0})
     assert [record["scores"][l] for l in model.spec.labels] == pytest.approx(whole.tolist())

@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from nlpguard import Guard  # noqa: E402
-from nlpguard.runtime.modeldir import load_model  # noqa: E402
+from nlpguard.runtime.modeldir import Model  # noqa: E402
 from nlpguard.text.normalize import normalize_text  # noqa: E402
 from nlpguard.training.train import TrainConfig, train  # noqa: E402
 
@@ -44,16 +44,16 @@ def test_save_load_identical_and_batch_equals_single(tiny_classifier):
 
 def test_long_text_is_windowed_not_truncated(tiny_classifier):
     output, _ = tiny_classifier
-    scorer = load_model(output, "messages").scorer
+    scorer = Model.load(output, "messages").scorer
     tail = "今晚我们的人就到你家楼下等你，你跑不了"
     long_text = "明天下午三点开会，记得带电脑。" * 6 + tail
     encoded, owners = scorer.windows([long_text])
     assert len(owners) > 1                                   # several windows, none dropped
     last_window = scorer.tokenizer.decode(encoded["input_ids"][-1], skip_special_tokens=True).replace(" ", "")
     assert last_window.endswith(normalize_text(tail))        # the end of the text is read
-    per_window = np.stack([scorer.predict([scorer.tokenizer.decode(ids, skip_special_tokens=True).replace(" ", "")])[0]
+    per_window = np.stack([scorer.predict_proba([scorer.tokenizer.decode(ids, skip_special_tokens=True).replace(" ", "")])[0]
                            for ids in encoded["input_ids"]])
-    np.testing.assert_allclose(scorer.predict([long_text])[0], per_window.max(axis=0), atol=1e-4)  # padding noise
+    np.testing.assert_allclose(scorer.predict_proba([long_text])[0], per_window.max(axis=0), atol=1e-4)  # padding noise
 
 
 def test_extra_labels_from_a_researchers_csv(tiny_backbone, tmp_path):

@@ -20,7 +20,7 @@ import numpy as np
 from nlpguard.training.corpora import corpora_dir, message_negatives, real_clause_split, real_clauses
 from nlpguard.training.data import read_examples
 from nlpguard.training.evaluation import evaluate, predict_scores
-from nlpguard.runtime.modeldir import load_model, task_dir
+from nlpguard.runtime.modeldir import Model
 
 SLICES = ("obfuscated", "long", "hard_negative", "mixed", "reported_speech")
 
@@ -46,13 +46,13 @@ def main() -> None:
     elif root is not None and Path("data/real_clauses").is_dir():
         real = [e for e in real_clauses(root, "data/real_clauses") if real_clause_split(e) == "test"]
     speed_texts = [e.text for e in (real if args.task == "messages" and real else test)][:args.speed_texts]
-    header = ["model", "macro-F1", "macro PR-AUC"] + [f"F1 {l}" for l in load_model(args.models[0], args.task).spec.labels]
+    header = ["model", "macro-F1", "macro PR-AUC"] + [f"F1 {l}" for l in Model.load(args.models[0], args.task).spec.labels]
     header += [f"{s}" for s in SLICES] + (["real SMS FP"] if args.task == "messages" else ["real clauses macro-F1"])
     header += ["texts/s", "MB"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for name in args.models:
-        model = load_model(name, args.task)
+        model = Model.load(name, args.task)
         metrics, _ = evaluate(model, test)
         aucs = [m["pr_auc"] for m in metrics["labels"].values() if m["pr_auc"] is not None]
         row = [name, f"{metrics['macro_f1']:.3f}", f"{np.mean(aucs):.3f}"]
@@ -75,7 +75,7 @@ def main() -> None:
         started = time.perf_counter()
         predict_scores(model, speed_texts)
         row.append(f"{len(speed_texts) / (time.perf_counter() - started):.0f}")
-        row.append(f"{size_mb(task_dir(name, args.task)):.1f}")
+        row.append(f"{size_mb(model.path):.1f}")
         print("| " + " | ".join(row) + " |")
     print(f"\nSlices: micro-F1 on the test texts with that tag (FP = any-label false-positive rate where the slice has "
           f"no positives). texts/s: {len(speed_texts)} {'real SMS' if args.task == 'messages' else 'test texts'}, this CPU.")

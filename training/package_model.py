@@ -25,7 +25,7 @@ from nlpguard.training.backbones import check_shippable
 from nlpguard.training.data import read_examples
 from nlpguard.errors import ModelError
 from nlpguard.training.evaluation import predict_scores
-from nlpguard.runtime.modeldir import PACKAGED_MODELS, load_model
+from nlpguard.runtime.modeldir import PACKAGED_MODELS, Model
 
 KEEP = ("config.json", "metrics.json", "training_config.json", "README.md", "tokenizer.json", "tokenizer_config.json",
         "special_tokens_map.json", "vocab.txt", "baseline.safetensors", "baseline_vocab.json")
@@ -56,8 +56,8 @@ def main() -> None:
         tensors = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(source / "model.safetensors")).items()}
         save_file(tensors, str(target / "model.safetensors"), metadata={"format": "pt"})
     texts = [e.text for e in read_examples(f"data/{args.task}/test.jsonl", args.task)][:300]
-    before = predict_scores(load_model(source, args.task), texts)
-    after = predict_scores(load_model(args.name, args.task), texts)
+    before = predict_scores(Model.load(source, args.task), texts)
+    after = predict_scores(Model.load(args.name, args.task), texts)
     size = sum(p.stat().st_size for p in target.iterdir()) / 1e6
     print(f"{target}: {size:.1f} MB; max score difference on {len(texts)} test texts {np.abs(before - after).max():.5f}")
 

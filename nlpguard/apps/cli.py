@@ -256,9 +256,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 def _training_metrics(guard: Guard, task: str) -> dict:
     """The model directory's ``metrics.json`` (written by training), or {} when it has none."""
-    from ..runtime.modeldir import task_dir
-
-    path = task_dir(guard.path, task) / "metrics.json"
+    path = guard.model(task).path / "metrics.json"
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -299,12 +297,12 @@ def cmd_feedback_export(args: argparse.Namespace) -> int:
 
 def cmd_export_onnx(args: argparse.Namespace) -> int:
     """Export a transformer model (or bundle) to ONNX and print the parity check."""
-    from ..runtime.modeldir import bundle_tasks
+    from ..runtime.modeldir import open_bundle
     from ..training.data import in_repository
     from ..training.onnx_export import export_onnx
 
     parity, paths = {}, {}
-    for task in bundle_tasks(args.model):
+    for task in open_bundle(args.model).tasks:
         path = paths[task] = Path(args.parity_data) if args.parity_data else in_repository(f"data/{task}/test.jsonl")
         if path.is_file():
             parity[task] = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -15,10 +15,13 @@ import numpy as np
 import rjieba
 from safetensors.numpy import load_file, save_file
 from scipy import sparse
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
+from sklearn.utils.validation import check_is_fitted
 
+from ..errors import ModelError
 from ..text.normalize import normalize_text
 
 ARCHITECTURE = "nlpguard.TfidfLogReg.v1"
@@ -91,16 +94,29 @@ def analyze(text: str, char_ngrams: tuple[int, int] = (1, 3)) -> list[str]:
     return features
 
 
-class TfidfLogReg:
-    """Multi-label TF-IDF + logistic-regression scorer with independent sigmoid scores."""
+class TfidfLogReg(ClassifierMixin, BaseEstimator):
+    """Multi-label TF-IDF + logistic-regression scorer with independent sigmoid scores.
 
-    def __init__(self, labels: list[str], vectorizer: TfidfVectorizer, coef: np.ndarray, intercept: np.ndarray,
-                 char_ngrams: tuple[int, int]):
-        self.labels = list(labels)
-        self.char_ngrams = tuple(char_ngrams)
-        self.vectorizer = vectorizer
-        self.coef = coef.astype(np.float32)
-        self.intercept = intercept.astype(np.float32)
+    A scikit-learn estimator: parameters in ``__init__``, ``fit`` returns the estimator,
+    fitted attributes end in ``_`` (``vectorizer_``, ``coef_``, ``intercept_``),
+    ``predict_proba`` gives the scores and ``predict`` the 0/1 label matrix at 0.5, so
+    ``clone``, ``cross_val_score`` and ``GridSearchCV`` work on it (``scoring="f1_macro"``).
+
+    Args:
+        labels: label ids, in column order of the targets.
+        c: inverse regularisation strength of each logistic regression.
+        min_df: drop features seen in fewer training texts.
+        max_features: keep at most this many features (most frequent first).
+        char_ngrams: smallest and largest character n-gram.
+    """
+
+    def __init__(self, labels: list[str] | None = None, c: float = 16.0, min_df: int = 2,
+                 max_features: int | None = 300_000, char_ngrams: tuple[int, int] = (1, 3)):
+        self.labels = labels
+        self.c = c
+        self.min_df = min_df
+        self.max_features = max_features
+        self.char_ngrams = char_ngrams
 
     @staticmethod
     def _vectorizer(char_ngrams: tuple[int, int], vocabulary: dict[str, int] | None = None, min_df: int = 2,
@@ -108,35 +124,41 @@ class TfidfLogReg:
         return TfidfVectorizer(analyzer=functools.partial(analyze, char_ngrams=tuple(char_ngrams)), sublinear_tf=True,
                                min_df=min_df, max_features=max_features, vocabulary=vocabulary, dtype=np.float32)
 
-    @classmethod
-    def fit(cls, texts: list[str], targets: np.ndarray, labels: list[str], c: float = 16.0,
-            min_df: int = 2, max_features: int = 300_000, char_ngrams: tuple[int, int] = (1, 3),
-            sample_weight: np.ndarray | None = None) -> "TfidfLogReg":
-        """Fit one balanced logistic regression per label on TF-IDF features.
+    def fit(self, texts: list[str], targets: np.ndarray, sample_weight: np.ndarray | None = None) -> "TfidfLogReg":
+        """Fit one balanced logistic regression per label on TF-IDF features; returns the estimator.
 
         Args:
             texts: training texts.
             targets: 0/1 array of shape (len(texts), len(labels)).
-            labels: label ids, in column order of ``targets``.
-            c: inverse regularisation strength of each logistic regression.
-            min_df: drop features seen in fewer documents.
-            max_features: keep at most this many features (most frequent first).
-            char_ngrams: smallest and largest character n-gram.
             sample_weight: optional per-text weights.
+
+        Raises:
+            ValueError: ``targets`` does not have one column per label, or a label has no
+                positive (or no negative) example.
         """
-        vectorizer = cls._vectorizer(char_ngrams, min_df=min_df, max_features=max_features)
+        targets = np.asarray(targets)
+        if self.labels is None or targets.ndim != 2 or targets.shape[1] != len(self.labels):
+            raise ValueError(f"targets must have one column per label of {self.labels}, got shape {targets.shape}")
+        vectorizer = self._vectorizer(self.char_ngrams, min_df=self.min_df, max_features=self.max_features)
         features = vectorizer.fit_transform(texts)
-        coef = np.zeros((len(labels), features.shape[1]), dtype=np.float32)
-        intercept = np.zeros(len(labels), dtype=np.float32)
-        for k, label in enumerate(labels):
+        coef = np.zeros((len(self.labels), features.shape[1]), dtype=np.float32)
+        intercept = np.zeros(len(self.labels), dtype=np.float32)
+        for k, label in enumerate(self.labels):
             column = targets[:, k]
             if column.min() == column.max():
                 raise ValueError(f"label {label!r} has {'no' if column.max() == 0 else 'only'} positive examples in training data")
-            model = LogisticRegression(C=c, class_weight="balanced", max_iter=2000, solver="liblinear")
+            model = LogisticRegression(C=self.c, class_weight="balanced", max_iter=2000, solver="liblinear")
             model.fit(features, column, sample_weight=sample_weight)
             coef[k] = model.coef_[0]
             intercept[k] = model.intercept_[0]
-        return cls(labels, vectorizer, coef, intercept, char_ngrams)
+        return self._fitted(vectorizer, coef, intercept)
+
+    def _fitted(self, vectorizer: TfidfVectorizer, coef: np.ndarray, intercept: np.ndarray) -> "TfidfLogReg":
+        self.vectorizer_ = vectorizer
+        self.coef_ = coef.astype(np.float32)
+        self.intercept_ = intercept.astype(np.float32)
+        self.classes_ = np.arange(len(self.labels))
+        return self
 
     def transform(self, texts: list[str]) -> sparse.csr_matrix:
         """The fitted vectoriser's TF-IDF rows of ``texts`` (same values as its ``transform``).
@@ -145,7 +167,8 @@ class TfidfLogReg:
         update per feature; sublinear TF, IDF and L2 norm are applied as scikit-learn's
         ``TfidfTransformer`` applies them, in the same order and precision.
         """
-        column_of = self.vectorizer.vocabulary_.get
+        check_is_fitted(self, "vectorizer_")
+        column_of = self.vectorizer_.vocabulary_.get
         columns: list[int] = []
         lengths = []
         for text in texts:
@@ -154,42 +177,63 @@ class TfidfLogReg:
             lengths.append(len(found))
         rows = np.repeat(np.arange(len(texts)), lengths)
         counts = sparse.csr_matrix((np.ones(len(columns), dtype=np.float32), (rows, np.array(columns, dtype=np.int64))),
-                                   shape=(len(texts), len(self.vectorizer.vocabulary_)), dtype=np.float32)
+                                   shape=(len(texts), len(self.vectorizer_.vocabulary_)), dtype=np.float32)
         counts.sum_duplicates()
         counts.sort_indices()
         np.log(counts.data, counts.data)
         counts.data += 1.0
-        counts.data *= self.vectorizer.idf_[counts.indices]
+        counts.data *= self.vectorizer_.idf_[counts.indices]
         return normalize(counts, norm="l2", copy=False)
 
-    def predict(self, texts: list[str]) -> np.ndarray:
-        """Return sigmoid scores of shape (len(texts), len(labels))."""
+    def decision_function(self, texts: list[str]) -> np.ndarray:
+        """Logits of shape (len(texts), len(labels))."""
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        logits = self.transform(texts) @ self.coef.T + self.intercept
-        return (1.0 / (1.0 + np.exp(-np.asarray(logits)))).astype(np.float32)
+        return np.asarray(self.transform(texts) @ self.coef_.T + self.intercept_)
 
-    def save(self, directory: str | Path) -> None:
-        """Write the feature settings and vocabulary (JSON) and the weights (safetensors) into ``directory``."""
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        """Sigmoid scores of shape (len(texts), len(labels)), each label on its own."""
+        return (1.0 / (1.0 + np.exp(-self.decision_function(texts)))).astype(np.float32)
+
+    def predict(self, texts: list[str]) -> np.ndarray:
+        """0/1 label matrix at 0.5 (scikit-learn's convention; nlpguard applies tuned thresholds instead)."""
+        return (self.predict_proba(texts) >= 0.5).astype(np.int64)
+
+    def save(self, directory: str | Path) -> dict:
+        """Write the feature settings and vocabulary (JSON) and the weights (safetensors) into ``directory``;
+        returns the keys this architecture adds to ``config.json`` (none)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        vocabulary = sorted(self.vectorizer.vocabulary_, key=self.vectorizer.vocabulary_.get)
+        vocabulary = sorted(self.vectorizer_.vocabulary_, key=self.vectorizer_.vocabulary_.get)
         features = {"analyzer": "jieba_words+bigrams+chars.v1", "char_ngrams": list(self.char_ngrams), "vocabulary": vocabulary}
         (directory / VOCAB_FILE).write_text(json.dumps(features, ensure_ascii=False), encoding="utf-8")
-        save_file({"idf": self.vectorizer.idf_.astype(np.float32), "coef": self.coef, "intercept": self.intercept},
+        save_file({"idf": self.vectorizer_.idf_.astype(np.float32), "coef": self.coef_, "intercept": self.intercept_},
                   str(directory / WEIGHTS_FILE))
         (directory / WEIGHTS_FILE).chmod(0o644)  # safetensors writes owner-only; a model folder is for sharing
+        return {}
 
     @classmethod
-    def load(cls, directory: str | Path, labels: list[str]) -> "TfidfLogReg":
-        """Load a scorer saved by :meth:`save`; ``labels`` come from the model config."""
+    def load(cls, directory: str | Path, spec, backend: str = "auto", threads: int | None = None) -> "TfidfLogReg":
+        """Load a scorer saved by :meth:`save`; the labels come from the model's spec.
+
+        ``backend`` and ``threads`` are the arguments every architecture takes; the baseline
+        has one runtime and runs in numpy and scipy.
+        """
+        cls.check_runtime(directory, spec, backend)
         directory = Path(directory)
         features = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
         vocabulary, char_ngrams = features["vocabulary"], tuple(features["char_ngrams"])
         tensors = load_file(str(directory / WEIGHTS_FILE))
         coef, intercept, idf = tensors["coef"], tensors["intercept"], tensors["idf"]
+        labels = list(spec.labels)
         if coef.shape != (len(labels), len(vocabulary)) or idf.shape != (len(vocabulary),):
             raise ValueError(f"weights in {directory} do not match its vocabulary ({len(vocabulary)}) and labels ({len(labels)})")
         vectorizer = cls._vectorizer(char_ngrams, vocabulary={term: i for i, term in enumerate(vocabulary)})
         vectorizer.idf_ = idf
-        return cls(labels, vectorizer, coef, intercept, char_ngrams)
+        return cls(labels, char_ngrams=char_ngrams)._fitted(vectorizer, coef, intercept)
+
+    @staticmethod
+    def check_runtime(directory: str | Path, spec, backend: str = "auto") -> None:
+        """ModelError when ``backend`` is asked of a baseline model (it applies to transformers only)."""
+        if backend != "auto":
+            raise ModelError(f"model {directory} is a baseline model; --backend {backend} applies to transformer models only")

@@ -10,7 +10,6 @@ embedded in the package are bundles.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import ModelError
+from .registry import architecture
 from ..text.normalize import NORMALIZER_VERSION
 from ..taxonomy import LABELS, TASKS, TAXONOMY_VERSION, check_task
 
@@ -30,12 +30,16 @@ FORMAT_VERSION = 1
 
 
 class Scorer(Protocol):
-    """What every backbone provides: label ids and sigmoid scores for a list of texts."""
+    """What every architecture's scorer provides: label ids, sigmoid scores for a list of texts,
+    and saving its weights where its architecture's ``load`` reads them."""
 
     labels: list[str]
 
-    def predict(self, texts: list[str]) -> np.ndarray:
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Scores of shape (len(texts), len(labels)), each in [0, 1]."""
+
+    def save(self, directory: Path) -> dict[str, Any]:
+        """Write the weights into ``directory``; return keys to keep beside nlpguard's in ``config.json``."""
 
 
 @dataclass
@@ -101,15 +105,6 @@ class ModelSpec:
         return cls(**known)
 
 
-@dataclass
-class LoadedModel:
-    """A model ready to score: its spec, its scorer and where it came from."""
-
-    spec: ModelSpec
-    scorer: Scorer
-    path: Path
-
-
 def resolve(model: str | Path | None) -> Path:
     """Turn a packaged model name (``default``, ``baseline``) or a path into a directory."""
     if model is None or str(model) == "default":
@@ -122,16 +117,6 @@ def resolve(model: str | Path | None) -> Path:
         names = sorted(p.name for p in PACKAGED_MODELS.iterdir() if p.is_dir()) if PACKAGED_MODELS.is_dir() else []
         raise ModelError(f"model {str(model)!r} is neither a directory nor a packaged model ({', '.join(['default', *names])})")
     return path
-
-
-def task_dir(model: str | Path | None, task: str) -> Path:
-    """The directory holding ``task``'s model inside ``model`` (a bundle or a single model)."""
-    path = resolve(model)
-    if (path / task / CONFIG_FILE).is_file():
-        return path / task
-    if (path / CONFIG_FILE).is_file():
-        return path
-    raise ModelError(f"{path} has no {CONFIG_FILE} (nor a '{task}' sub-directory with one)")
 
 
 def read_spec(directory: Path) -> ModelSpec:
@@ -149,64 +134,97 @@ def read_spec(directory: Path) -> ModelSpec:
     return spec
 
 
-def load_model(model: str | Path | None, task: str, backend: str = "auto", threads: int | None = None) -> LoadedModel:
-    """Load ``task``'s model from a packaged name, a bundle or a model directory.
+@dataclass(frozen=True)
+class ModelDirectory:
+    """One task's model directory and the spec its ``config.json`` holds, read once."""
 
-    ``backend`` runs a transformer model with ``torch``, ``onnx`` or ``onnx-int8``
-    (onnxruntime, after ``nlpguard export-onnx``); ``auto`` takes torch when installed,
-    else ONNX when the directory has it. ``threads``: intra-op CPU threads (default: all
-    CPUs this process may use).
+    path: Path
+    spec: ModelSpec
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """What a model name or path holds: the resolved directory and, per task, its model directory."""
+
+    path: Path
+    tasks: dict[str, ModelDirectory]
+
+    def directory(self, task: str) -> ModelDirectory:
+        """``task``'s model directory; ModelError naming the tasks there are."""
+        check_task(task)
+        if task not in self.tasks:
+            raise ModelError(f"model {self.path} has no {task!r} model (it has: {', '.join(self.tasks)})")
+        return self.tasks[task]
+
+
+def open_bundle(model: str | Path | None) -> Bundle:
+    """Resolve ``model`` (a packaged name, a bundle or a single model directory) once and read the
+    ``config.json`` of every task it holds once."""
+    path = resolve(model)
+    if (path / CONFIG_FILE).is_file():
+        spec = read_spec(path)
+        return Bundle(path, {spec.task: ModelDirectory(path, spec)})
+    tasks = {task: ModelDirectory(path / task, read_spec(path / task)) for task in TASKS
+             if (path / task / CONFIG_FILE).is_file()}
+    if not tasks:
+        raise ModelError(f"{path} has no {CONFIG_FILE} (nor a task sub-directory with one: {', '.join(TASKS)})")
+    return Bundle(path, tasks)
+
+
+@dataclass
+class Model:
+    """One task's model: its spec, its scorer and the directory it came from (if any).
+
+    :meth:`load` and :meth:`save` are symmetric for every architecture in
+    :mod:`nlpguard.runtime.registry`: what ``save`` writes, ``load`` reads back and scores alike.
     """
+
+    spec: ModelSpec
+    scorer: Scorer
+    path: Path | None = None
+
+    @classmethod
+    def load(cls, model: "str | Path | None | ModelDirectory", task: str, backend: str = "auto",
+             threads: int | None = None) -> "Model":
+        """Load ``task``'s model from a packaged name, a bundle, a model directory or an opened
+        :class:`ModelDirectory` (whose config is not read again).
+
+        ``backend`` runs a transformer model with ``torch``, ``onnx`` or ``onnx-int8``
+        (onnxruntime, after ``nlpguard export-onnx``); ``auto`` takes torch when installed,
+        else ONNX when the directory has it. ``threads``: intra-op CPU threads (default: all
+        CPUs this process may use).
+        """
+        if backend not in BACKENDS:
+            raise ModelError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+        entry = model if isinstance(model, ModelDirectory) else open_bundle(model).directory(check_task(task))
+        directory, spec = entry.path, entry.spec
+        if spec.task != task:
+            raise ModelError(f"model {directory} is for task {spec.task!r}, not {task!r}")
+        loader = architecture(spec.architecture)
+        try:
+            scorer = loader.load(directory, spec, backend, threads)
+        except ModelError:
+            raise
+        except Exception as exc:  # corrupt or missing weight files of any kind
+            raise ModelError(f"cannot load weights of {directory}: {exc}") from exc
+        if list(scorer.labels) != spec.labels:
+            raise ModelError(f"weights of {directory} score {scorer.labels}, config says {spec.labels}")
+        return cls(spec, scorer, directory)
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the weights (in the scorer's own format) and ``config.json`` into ``directory``; returns it."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_config(directory, self.spec, extra=self.scorer.save(directory))
+        return directory
+
+
+def check_runtime(entry: ModelDirectory, backend: str = "auto") -> None:
+    """Raise ModelError now when the model cannot run here (e.g. a transformer without torch),
+    instead of at its first scan. No weights are loaded."""
     if backend not in BACKENDS:
         raise ModelError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    directory = task_dir(model, check_task(task))
-    spec = read_spec(directory)
-    if spec.task != task:
-        raise ModelError(f"model {directory} is for task {spec.task!r}, not {task!r}")
-    try:
-        scorer = _load_scorer(directory, spec, backend, threads)
-    except ModelError:
-        raise
-    except Exception as exc:  # corrupt or missing weight files of any kind
-        raise ModelError(f"cannot load weights of {directory}: {exc}") from exc
-    if list(scorer.labels) != spec.labels:
-        raise ModelError(f"weights of {directory} score {scorer.labels}, config says {spec.labels}")
-    return LoadedModel(spec, scorer, directory)
-
-
-def _load_scorer(directory: Path, spec: ModelSpec, backend: str, threads: int | None) -> Scorer:
-    from . import baseline, onnx_backend, transformer
-
-    if spec.architecture == baseline.ARCHITECTURE:
-        if backend != "auto":
-            raise ModelError(f"model {directory} is a baseline model; --backend {backend} applies to transformer models only")
-        return baseline.TfidfLogReg.load(directory, spec.labels)
-    if spec.architecture == transformer.ARCHITECTURE:
-        if backend == "auto":
-            backend = "torch" if importlib.util.find_spec("torch") or not (directory / onnx_backend.ONNX_FILES["onnx"]).is_file() else "onnx"
-        if backend == "torch":
-            return transformer.TransformerScorer.load(directory, spec.labels, threads=threads, **spec.options)
-        return onnx_backend.OnnxScorer.load(directory, spec.labels, backend=backend, threads=threads, **spec.options)
-    raise ModelError(f"model {directory} has unknown architecture {spec.architecture!r}")
-
-
-def check_runtime(model: str | Path | None, task: str, backend: str = "auto") -> None:
-    """Raise ModelError now when ``task``'s model cannot run here (e.g. a transformer without torch),
-    instead of at its first scan. Reads the config only; no weights are loaded."""
-    from . import onnx_backend, transformer
-
-    directory = task_dir(model, task)
-    spec = read_spec(directory)
-    if spec.architecture != transformer.ARCHITECTURE:
-        return
-    has_torch = bool(importlib.util.find_spec("torch") and importlib.util.find_spec("transformers"))
-    has_onnx_file = (directory / onnx_backend.ONNX_FILES["onnx"]).is_file()
-    if backend == "torch" or (backend == "auto" and not (has_onnx_file and not has_torch)):
-        if not has_torch:
-            raise ModelError(f"{directory} is a transformer model: it needs torch and transformers "
-                             "(pip install 'nlpguard[train]'), or an ONNX export (nlpguard export-onnx) and onnxruntime")
-    elif not importlib.util.find_spec("onnxruntime"):
-        raise ModelError("the ONNX backend needs onnxruntime: pip install 'nlpguard[onnx]'")
+    architecture(entry.spec.architecture).check_runtime(entry.path, entry.spec, backend)
 
 
 # Files of a model directory that describe it without changing what it predicts.
@@ -233,11 +251,3 @@ def write_config(directory: Path, spec: ModelSpec, extra: dict[str, Any] | None 
     config["nlpguard"] = spec.to_dict()
     directory.mkdir(parents=True, exist_ok=True)
     (directory / CONFIG_FILE).write_text(json.dumps(config, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
-def bundle_tasks(model: str | Path | None) -> list[str]:
-    """Tasks available in ``model``: every task of a bundle, or the one of a single model."""
-    path = resolve(model)
-    if (path / CONFIG_FILE).is_file():
-        return [read_spec(path).task]
-    return [task for task in TASKS if (path / task / CONFIG_FILE).is_file()]

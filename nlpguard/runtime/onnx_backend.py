@@ -7,12 +7,14 @@ onnxruntime. The ONNX files come from ``nlpguard export-onnx``
 """
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ModelError
-from .transformer import DEFAULT_MAX_LENGTH, DEFAULT_STRIDE, WindowedScorer, cpu_threads, load_tokenizer
+from .transformer import DEFAULT_MAX_LENGTH, DEFAULT_STRIDE, WindowTokenizer, WindowedScorer, cpu_threads
 
 ONNX_FILES = {"onnx": "model.onnx", "onnx-int8": "model.int8.onnx"}
 
@@ -26,13 +28,14 @@ def _onnxruntime():
 
 
 class OnnxScorer(WindowedScorer):
-    """The windowed scorer with the network run by onnxruntime on the CPU."""
+    """The windowed scorer with the network run by onnxruntime on the CPU (no torch, no transformers)."""
 
-    def __init__(self, session, tokenizer, labels: list[str], max_length: int = DEFAULT_MAX_LENGTH,
-                 stride: int = DEFAULT_STRIDE):
-        super().__init__(tokenizer, labels, max_length, stride)
+    def __init__(self, session, windows: WindowTokenizer, labels: list[str], directory: Path,
+                 max_length: int = DEFAULT_MAX_LENGTH, stride: int = DEFAULT_STRIDE):
+        super().__init__(windows, labels, [i.name for i in session.get_inputs()], max_length, stride)
         self.session = session
-        self.inputs = [i.name for i in session.get_inputs()]
+        self.directory = Path(directory)
+        self.tokenizer = windows  # decodes ids, as the PyTorch scorer's tokenizer does
 
     @classmethod
     def load(cls, directory: str | Path, labels: list[str], max_length: int = DEFAULT_MAX_LENGTH,
@@ -52,8 +55,22 @@ class OnnxScorer(WindowedScorer):
         outputs = session.get_outputs()[0].shape[-1]
         if outputs != len(labels):
             raise ModelError(f"{path}: the network has {outputs} outputs, the config names {len(labels)} labels")
-        return cls(session, load_tokenizer(directory), labels, max_length, stride)
+        return cls(session, WindowTokenizer.from_directory(directory, max_length, stride), labels, directory,
+                   max_length, stride)
 
     def forward(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         """Logits of one padded batch, computed by onnxruntime."""
-        return self.session.run(None, {name: batch[name] for name in self.inputs})[0]
+        return self.session.run(None, batch)[0]
+
+    def save(self, directory: str | Path) -> dict:
+        """Copy the exported network(s), the tokenizer files and the transformers config into ``directory``
+        (an ONNX model is saved as the files it was loaded from); returns that config."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        config = json.loads((self.directory / "config.json").read_text(encoding="utf-8"))
+        if directory.resolve() != self.directory.resolve():
+            for name in (*ONNX_FILES.values(), "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+                if (self.directory / name).is_file():
+                    shutil.copyfile(self.directory / name, directory / name)
+        config.pop("nlpguard", None)
+        return config

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .modeldir import LoadedModel
+from .modeldir import Model
 from ..io.segment import Span, split_clauses, split_sentences
 from ..taxonomy import LABELS
 
@@ -41,7 +41,7 @@ def units_of(text: str, aggregation: str) -> list[Span]:
     return split_sentences(text)
 
 
-def score_texts(model: LoadedModel, texts: list[str], thresholds: dict[str, float] | None = None) -> list[TextScores]:
+def score_texts(model: Model, texts: list[str], thresholds: dict[str, float] | None = None) -> list[TextScores]:
     """Score ``texts`` in one batch through ``model``'s scorer and aggregation.
 
     With aggregation ``whole`` the sentences only serve as evidence, so they are
@@ -77,12 +77,12 @@ def score_texts(model: LoadedModel, texts: list[str], thresholds: dict[str, floa
     return results
 
 
-def _predict(model: LoadedModel, texts: list[str]) -> np.ndarray:
+def _predict(model: Model, texts: list[str]) -> np.ndarray:
     # Scores are rounded once, here, so that a reported score and the decision on it never disagree.
-    return np.round(model.scorer.predict(texts).astype(np.float64), SCORE_DECIMALS)
+    return np.round(model.scorer.predict_proba(texts).astype(np.float64), SCORE_DECIMALS)
 
 
-def _score_whole(model: LoadedModel, texts: list[str], thresholds: dict[str, float] | None) -> list[TextScores]:
+def _score_whole(model: Model, texts: list[str], thresholds: dict[str, float] | None) -> list[TextScores]:
     scores = _predict(model, texts)
     results = [TextScores(row, [Span(0, len(text), text)], row[None, :]) for text, row in zip(texts, scores)]
     if thresholds is None:

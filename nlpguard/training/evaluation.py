@@ -5,7 +5,7 @@ import numpy as np
 
 from .data import Example
 from .metrics import label_metrics
-from ..runtime.modeldir import LoadedModel
+from ..runtime.modeldir import Model
 from ..runtime.scoring import score_texts
 
 
@@ -19,7 +19,7 @@ def gold_matrix(examples: list[Example], labels: list[str]) -> np.ndarray:
     return gold
 
 
-def predict_scores(model: LoadedModel, texts: list[str], batch_size: int = 256) -> np.ndarray:
+def predict_scores(model: Model, texts: list[str], batch_size: int = 256) -> np.ndarray:
     """Aggregated text scores (n_texts, n_labels) as ``Guard.scan`` computes them."""
     rows = []
     for begin in range(0, len(texts), batch_size):
@@ -27,7 +27,7 @@ def predict_scores(model: LoadedModel, texts: list[str], batch_size: int = 256) 
     return np.array(rows, dtype=np.float64).reshape(len(texts), len(model.spec.labels))
 
 
-def evaluate(model: LoadedModel, examples: list[Example], thresholds: dict[str, float] | None = None) -> tuple[dict, list[dict]]:
+def evaluate(model: Model, examples: list[Example], thresholds: dict[str, float] | None = None) -> tuple[dict, list[dict]]:
     """Metrics of ``model`` on ``examples`` and the misclassified records.
 
     Returns:
@@ -73,7 +73,7 @@ def document_metrics(gold: np.ndarray, predicted: np.ndarray, groups: list[str],
             "label_accuracy": round(float((doc_gold == doc_pred).mean()), 4), "labels": per_label}
 
 
-def slice_metrics(model: LoadedModel, examples: list[Example], tags: tuple[str, ...] = (
+def slice_metrics(model: Model, examples: list[Example], tags: tuple[str, ...] = (
         "obfuscated", "long", "hard_negative", "mixed", "reported_speech", "news", "traditional", "dialect")) -> dict:
     """Metrics per tag slice: micro-F1 where the slice has positives, any-label FP rate always."""
     out = {}
@@ -87,7 +87,7 @@ def slice_metrics(model: LoadedModel, examples: list[Example], tags: tuple[str, 
     return out
 
 
-def perturbation_metrics(model: LoadedModel, examples: list[Example], seed: int = 0) -> dict:
+def perturbation_metrics(model: Model, examples: list[Example], seed: int = 0) -> dict:
     """Macro-F1 of the clean examples and of the same examples under each disguise family.
 
     Each family of :data:`nlpguard.training.augment.PERTURBATIONS` is applied to every text it can
@@ -114,14 +114,14 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int], share: float) -> bool:
     return shared > 0 and shared >= share * min(a[1] - a[0], b[1] - b[0])
 
 
-def document_flags(model: LoadedModel, text: str, thresholds: dict[str, float]) -> list[tuple[tuple[int, int], str]]:
+def document_flags(model: Model, text: str, thresholds: dict[str, float]) -> list[tuple[tuple[int, int], str]]:
     """The flags of one document scanned whole, as ``scan`` does: ``((start, end), label)`` per clause and label."""
     result = score_texts(model, [text], thresholds)[0]
     return [((u.start, u.end), label) for u, row in zip(result.units, result.unit_scores)
             for label, score in zip(model.spec.labels, row) if score >= thresholds[label]]
 
 
-def evidence_metrics(model: LoadedModel, documents: list[tuple[str, str, list[Example]]],
+def evidence_metrics(model: Model, documents: list[tuple[str, str, list[Example]]],
                      thresholds: dict[str, float] | None = None, overlap: float = 0.5) -> dict:
     """Evidence precision and recall on whole documents, flag by flag, as a reviewer reads a report.
 

@@ -26,15 +26,16 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ModelError
-from ..runtime.modeldir import CONFIG_FILE, bundle_tasks, load_model, resolve, task_dir
+from ..runtime.modeldir import Model, ModelDirectory, open_bundle
 from ..runtime.onnx_backend import ONNX_FILES, OnnxScorer
+from ..runtime.transformer import ARCHITECTURE as TRANSFORMER
 
 PARITY_FILE = "onnx_parity.json"
 
 
-def export_model(source: Path, task: str, output: Path, quantize: bool = False,
+def export_model(entry: ModelDirectory, output: Path, quantize: bool = False,
                  parity_texts: list[str] | None = None) -> dict:
-    """Export ``task``'s transformer model directory ``source`` to ``output`` (a copy plus ``model.onnx``).
+    """Export a transformer model directory to ``output`` (a copy plus ``model.onnx``).
 
     Returns the parity report (also written to ``output/onnx_parity.json``): the largest
     absolute score difference between PyTorch and onnxruntime per exported file, and the
@@ -42,10 +43,11 @@ def export_model(source: Path, task: str, output: Path, quantize: bool = False,
     """
     import torch
 
-    loaded = load_model(source, task)
-    if not hasattr(loaded.scorer, "model"):
-        raise ModelError(f"{source} is not a transformer model (architecture {loaded.spec.architecture}); "
+    source = entry.path
+    if entry.spec.architecture != TRANSFORMER:
+        raise ModelError(f"{source} is not a transformer model (architecture {entry.spec.architecture}); "
                          "only transformer models export to ONNX")
+    loaded = Model.load(entry, entry.spec.task, backend="torch")
     if output.resolve() != source.resolve():
         shutil.copytree(source, output, dirs_exist_ok=True)
     model = loaded.scorer.model.float().cpu().eval()
@@ -66,10 +68,10 @@ def export_model(source: Path, task: str, output: Path, quantize: bool = False,
                              weight_type=QuantType.QInt8)
     report = {"texts": len(parity_texts or [])}
     if parity_texts:
-        reference = loaded.scorer.predict(parity_texts)
+        reference = loaded.scorer.predict_proba(parity_texts)
         limits = np.array([loaded.spec.thresholds[label] for label in loaded.spec.labels])
         for backend in ["onnx", "onnx-int8"] if quantize else ["onnx"]:
-            scores = OnnxScorer.load(output, loaded.spec.labels, backend=backend, **loaded.spec.options).predict(parity_texts)
+            scores = OnnxScorer.load(output, loaded.spec.labels, backend=backend, **loaded.spec.options).predict_proba(parity_texts)
             report[backend] = {"max_abs_diff": float(np.abs(scores - reference).max()),
                                "label_agreement": float(((scores >= limits) == (reference >= limits)).all(axis=1).mean())}
     (output / PARITY_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
@@ -82,12 +84,10 @@ def export_onnx(model: str | Path, output: str | Path, quantize: bool = False,
 
     ``parity_texts`` maps a task to the texts its parity check scores.
     """
-    source, output = resolve(model), Path(output)
-    tasks = bundle_tasks(model)
-    single = (source / CONFIG_FILE).is_file()
+    bundle, output = open_bundle(model), Path(output)
     reports = {}
-    for task in tasks:
-        target = output if single else output / task
+    for task, entry in bundle.tasks.items():
+        target = output if entry.path == bundle.path else output / task
         target.mkdir(parents=True, exist_ok=True)
-        reports[task] = export_model(task_dir(model, task), task, target, quantize, (parity_texts or {}).get(task))
+        reports[task] = export_model(entry, target, quantize, (parity_texts or {}).get(task))
     return reports

@@ -28,7 +28,7 @@ from ..errors import DataError, ModelError
 from .evaluation import document_metrics, evaluate, evidence_metrics, gold_matrix, predict_scores
 from .metrics import bootstrap_intervals, label_metrics, tune_thresholds
 from .modelcard import write_model_card
-from ..runtime.modeldir import CONFIG_FILE, LoadedModel, ModelSpec, load_model, write_config
+from ..runtime.modeldir import CONFIG_FILE, Model, ModelSpec, write_config
 from ..taxonomy import LABELS, check_task, label_info, task_labels
 
 
@@ -251,43 +251,21 @@ def _fit(config: TrainConfig, spec: ModelSpec, train_set: list[Example], weights
     targets = gold_matrix(train_set, labels)
     texts = [e.text for e in train_set]
     if config.backbone == "baseline":
-        scorer = baseline.TfidfLogReg.fit(texts, targets, labels, c=config.c, min_df=config.min_df,
-                                          max_features=config.max_features, char_ngrams=config.char_ngrams,
-                                          sample_weight=weights)
+        scorer = baseline.TfidfLogReg(labels, c=config.c, min_df=config.min_df, max_features=config.max_features,
+                                      char_ngrams=config.char_ngrams).fit(texts, targets, sample_weight=weights)
         return scorer, []
     from .finetune import finetune
 
     dev_gold = gold_matrix(dev_set, labels)
 
     def dev_score(scorer) -> float:
-        scores = predict_scores(LoadedModel(spec, scorer, Path(config.output)), [e.text for e in dev_set])
+        scores = predict_scores(Model(spec, scorer, Path(config.output)), [e.text for e in dev_set])
         return label_metrics(dev_gold, scores, labels, tune_thresholds(dev_gold, scores, labels))["macro_f1"]
 
     return finetune(config.backbone, texts, targets, weights, labels, dev_score, epochs=config.epochs,
                     batch_size=config.batch_size, learning_rate=config.learning_rate, max_length=config.max_length,
                     stride=config.stride, grad_accum=config.grad_accum, loss=config.loss, patience=config.patience,
                     seed=config.seed, log=log)
-
-
-def align_tokenizer_config(directory: Path, spec: ModelSpec) -> None:
-    """Make ``tokenizer_config.json`` state the scanning window (``max_length``) the model was trained with."""
-    path = directory / "tokenizer_config.json"
-    if path.is_file() and "max_length" in spec.options:
-        settings = json.loads(path.read_text(encoding="utf-8"))
-        settings["max_length"] = settings["model_max_length"] = spec.options["max_length"]
-        path.write_text(json.dumps(settings, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
-def _save(output: Path, spec: ModelSpec, scorer) -> None:
-    if spec.architecture == baseline.ARCHITECTURE:
-        scorer.save(output)
-        write_config(output, spec)
-        return
-    scorer.model.save_pretrained(str(output), safe_serialization=True)
-    scorer.tokenizer.save_pretrained(str(output))
-    align_tokenizer_config(output, spec)
-    hf_config = json.loads((output / "config.json").read_text(encoding="utf-8"))
-    write_config(output, spec, extra=hf_config)
 
 
 def train(config: TrainConfig, log=print) -> dict:
@@ -324,7 +302,7 @@ def train(config: TrainConfig, log=print) -> dict:
     dev_set = splits["dev"] + real["dev"]
     log(f"training {config.backbone} on {len(train_set)} texts ({len(splits['train'])} from {', '.join(config.sources)})")
     scorer, history = _fit(config, spec, train_set, weights, dev_set, log)
-    model = LoadedModel(spec, scorer, Path(config.output))
+    model = Model(spec, scorer, Path(config.output))
     metrics = _calibrate(config, model, splits, real, log)
     metrics["history"] = history
     metrics["train_seconds"] = round(time.time() - started, 1)
@@ -334,13 +312,13 @@ def train(config: TrainConfig, log=print) -> dict:
 
     output = Path(config.output)
     output.mkdir(parents=True, exist_ok=True)
-    _save(output, spec, scorer)
+    model.save(output)
     _write_reports(output, config, spec, metrics)
     log(f"test macro-F1 {metrics['test']['macro_f1']}, written to {output}")
     return metrics
 
 
-def _writer_held_out(config: TrainConfig, model: LoadedModel, splits: dict[str, list[Example]],
+def _writer_held_out(config: TrainConfig, model: Model, splits: dict[str, list[Example]],
                      real: dict[str, list[Example]], log) -> tuple[dict[str, float], dict]:
     """Writer-held-out figures (one model per writer fold) and the final model's thresholds tuned on them."""
     labels = model.spec.labels
@@ -355,7 +333,7 @@ def _writer_held_out(config: TrainConfig, model: LoadedModel, splits: dict[str, 
         return _fit(config, model.spec, train + real["train"], weights, dev + real["dev"], lambda line: None)[0]
 
     def predict(scorer, texts: list[str]) -> np.ndarray:
-        return predict_scores(LoadedModel(model.spec, scorer, model.path), texts)
+        return predict_scores(Model(model.spec, scorer, model.path), texts)
 
     results = cross_validate(examples, real["dev"], folds, fit, predict, log)
     held_out = held_out_metrics(results, labels, config.target_precision, config.max_real_fp)
@@ -369,7 +347,7 @@ def _writer_held_out(config: TrainConfig, model: LoadedModel, splits: dict[str, 
     return thresholds, held_out
 
 
-def _calibrate(config: TrainConfig, model: LoadedModel, splits: dict[str, list[Example]],
+def _calibrate(config: TrainConfig, model: Model, splits: dict[str, list[Example]],
                real: dict[str, list[Example]], log) -> dict:
     """Tune ``model``'s thresholds — on writer-held-out scores when ``config.writer_folds``, else on dev
     (authored + reference) — and measure dev, test (per writer group too) and the real test sets."""
@@ -437,7 +415,7 @@ def recalibrate(directory: str | Path, aggregation: str | None = None, target_pr
     if target_precision is not None:
         settings["target_precision"] = target_precision
     config = TrainConfig.from_dict(settings)
-    model = load_model(directory, config.task)
+    model = Model.load(directory, config.task)
     if config.task == "messages":
         model.spec.aggregation = config.aggregation
     metrics = _calibrate(config, model, load_splits(config)[0], reference_data(config, log), log)
