@@ -14,8 +14,8 @@ from typing import Iterable, Iterator, TypeVar, overload
 from .errors import UsageError
 from .io.inputs import InputRecord, text_problem
 from .runtime.modeldir import DEFAULT_MODEL, Model, check_runtime, open_bundle
-from .runtime.scoring import MESSAGE_EVIDENCE_MARGIN, TextScores, evidence_for, score_texts
-from .taxonomy import families_of
+from .runtime.scoring import MESSAGE_EVIDENCE_MARGIN, TextScores, clause_results, evidence_for, score_texts
+from .taxonomy import families_of, task_info
 
 # Texts per model call. A transformer sorts the windows of one call by length before batching
 # them, so a larger pool means less padding: 1,024 messages scored ~1.8x faster than 256.
@@ -166,32 +166,34 @@ class Guard:
         return list(self.pipe(records, task, thresholds, batch_size))
 
     def pipe(self, records: Iterable[InputRecord], task: str, thresholds: dict[str, float] | None = None,
-             batch_size: int = BATCH_SIZE) -> Iterator[dict]:
+             batch_size: int = BATCH_SIZE, clauses: bool = False) -> Iterator[dict]:
         """Stream output records for a stream of input records, in input order, in constant memory.
 
         Thresholds are resolved once; ``records`` is read ``batch_size`` at a time and each batch
         scored in one model call, so an input of any length never sits in memory whole. A record
         that carries an error (or whose text cannot be scanned) yields ``{"id", "error"}``.
+        With ``clauses`` a document's record also lists its clauses, as :meth:`scan_document` does.
 
         Raises:
             ValueError: a threshold override names an unknown label or lies outside 0..1.
         """
-        for _, outputs in self.pipe_batches(records, task, thresholds, batch_size):
+        for _, outputs in self.pipe_batches(records, task, thresholds, batch_size, clauses):
             yield from outputs
 
     def pipe_batches(self, records: Iterable[InputRecord], task: str, thresholds: dict[str, float] | None = None,
-                     batch_size: int = BATCH_SIZE) -> Iterator[tuple[list[InputRecord], list[dict]]]:
+                     batch_size: int = BATCH_SIZE, clauses: bool = False) -> Iterator[tuple[list[InputRecord], list[dict]]]:
         """:meth:`pipe` a batch at a time: ``(input records, their output records)``, for writers that flush whole batches."""
         limits = self.thresholds(task, thresholds)
         for batch in batched(records, batch_size):
-            yield batch, self.scan_batch(batch, task, limits)
+            yield batch, self.scan_batch(batch, task, limits, clauses)
 
-    def scan_batch(self, batch: list[InputRecord], task: str, limits: dict[str, float]) -> list[dict]:
-        """Output records for one batch, scored in one model call, with ``limits`` already resolved by :meth:`thresholds`."""
+    def scan_batch(self, batch: list[InputRecord], task: str, limits: dict[str, float], clauses: bool = False) -> list[dict]:
+        """Output records for one batch, scored in one model call, with ``limits`` already resolved by :meth:`thresholds`
+        (``clauses``: documents' records list their clauses)."""
         model = self.model(task)
         problems = [record.error if record.error is not None else text_problem(record.text) for record in batch]
         usable = [record.text for record, problem in zip(batch, problems) if problem is None]
-        results = iter(self._records(model, score_texts(model, usable, limits), limits) if usable else [])
+        results = iter(self._records(model, score_texts(model, usable, limits), limits, clauses) if usable else [])
         return [{"id": record.id, "error": problem} if problem is not None else {"id": record.id, **next(results)}
                 for record, problem in zip(batch, problems)]
 
@@ -204,18 +206,10 @@ class Guard:
         """
         model = self.model("clauses")
         limits = self.thresholds("clauses", thresholds)
-        labels = model.spec.labels
-        result = score_texts(model, [document], limits)[0]
-        record = self._records(model, [result], limits)[0]
-        record["clauses"] = [
-            {"start": unit.start, "end": unit.end, "text": unit.text, "heading": unit.heading,
-             "scores": {label: float(s) for label, s in zip(labels, row)},
-             "labels": [label for label, s in zip(labels, row) if s >= limits[label]]}
-            for unit, row in zip(result.units, result.unit_scores)]
-        return record
+        return self._records(model, score_texts(model, [document], limits), limits, clauses=True)[0]
 
     @staticmethod
-    def _records(model: Model, results: list[TextScores], thresholds: dict[str, float]) -> list[dict]:
+    def _records(model: Model, results: list[TextScores], thresholds: dict[str, float], clauses: bool = False) -> list[dict]:
         labels = model.spec.labels
         margin = None if model.spec.aggregation == "max_clause" else MESSAGE_EVIDENCE_MARGIN
         records = []
@@ -224,4 +218,6 @@ class Guard:
             flagged = [label for label in labels if scores[label] >= thresholds[label]]
             records.append({"labels": flagged, "scores": scores, "families": families_of(flagged),
                             "evidence": evidence_for(result, labels, flagged, thresholds, margin)})
+            if clauses and task_info(model.spec.task).documents:
+                records[-1]["clauses"] = clause_results(result, labels, thresholds)
         return records

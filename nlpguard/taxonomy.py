@@ -84,8 +84,47 @@ _LABELS = (
     ),
 )
 
-TASKS = ("messages", "clauses")
 LABELS: dict[str, Label] = {label.id: label for label in _LABELS}
+
+
+@dataclass(frozen=True)
+class Task:
+    """How a task reads, scores and reports: the one place where the two tasks differ.
+
+    Attributes:
+        id: the task id.
+        documents: a record's text is a whole document that scoring splits into clauses
+            (document files are read whole; reports list clauses); otherwise a message that
+            scoring splits into sentences (a ``.txt`` file holds one message per line).
+        aggregations: the aggregations a model of the task may use, the default first.
+        reference: what ``../shared/corpora`` gives training: ``"negatives"`` (real texts that
+            are compliant) or ``"labelled"`` (hand-labelled real texts, split by document).
+        reference_text: how model cards describe that reference data.
+        limits: what the model cards of the project's own models say to watch for.
+    """
+
+    id: str
+    documents: bool
+    aggregations: tuple[str, ...]
+    reference: str
+    reference_text: str
+    limits: tuple[str, ...]
+
+
+TASK_TABLE: dict[str, Task] = {
+    "messages": Task(
+        "messages", documents=False, aggregations=("max_sentence", "whole"), reference="negatives",
+        reference_text="real SMS and spam as compliant messages",
+        limits=("The corpus is authored, not collected; expect a gap on real traffic and check thresholds on your own data.",
+                "Reported speech, quotations and news about abuse are the main source of false alarms.",
+                "Disguised spellings outside the training variants may be missed.")),
+    "clauses": Task(
+        "clauses", documents=True, aggregations=("max_clause",), reference="labelled",
+        reference_text="hand-labelled real policy clauses",
+        limits=("Authored clauses and a real-clause overlay from mainstream apps; real loan-app agreements are rare in "
+                "training. Check on your own documents.",)),
+}
+TASKS = tuple(TASK_TABLE)
 
 
 def task_labels(task: str) -> list[str]:
@@ -96,6 +135,11 @@ def task_labels(task: str) -> list[str]:
     """
     check_task(task)
     return [label.id for label in _LABELS if label.task == task]
+
+
+def task_info(task: str) -> Task:
+    """The :class:`Task` entry of ``task``; ValueError naming the known tasks."""
+    return TASK_TABLE[check_task(task)]
 
 
 def check_task(task: str) -> str:

@@ -38,3 +38,17 @@ def test_bootstrap_intervals_resample_whole_documents():
     predicted = np.array([[1], [0], [1], [0], [0], [1]])
     low, high = bootstrap_intervals(gold, predicted, ["a", "a", "b", "b", "c", "c"], ["x"], rounds=500)["x"]
     assert low < 0.67 < high and high == 1.0
+
+
+def test_expected_calibration_error_is_zero_when_scores_match_rates_and_measures_overconfidence():
+    from nlpguard.training.metrics import expected_calibration_error
+
+    # 10 texts scored 0.25, a quarter-ish positive; 10 scored 0.85, 8 or 9 of 10 positive
+    truth = np.array([1, 0, 0, 0] * 5 + [1] * 17 + [0] * 3)
+    scores = np.array([0.25] * 20 + [0.85] * 20)
+    assert expected_calibration_error(truth, scores) == pytest.approx(0.0)
+    # every score 0.95 but half the texts are positive: off by 0.45
+    assert expected_calibration_error(np.array([1, 0] * 10), np.full(20, 0.95)) == pytest.approx(0.45)
+    # two bins of equal weight, one off by 0.2 and one exact
+    assert expected_calibration_error(np.array([0, 0, 1, 1]), np.array([0.2, 0.2, 1.0, 1.0])) == pytest.approx(0.1)
+    assert expected_calibration_error(np.array([]), np.array([])) == 0.0

@@ -236,6 +236,9 @@ def test_parallel_reviewers_lose_no_correction(server, tmp_path):
     assert [l["labels"] for l in lines if l["record"] == "p0"] == [[], ["insult"]]   # the latest of each reviewer
     assert FeedbackStore(data_dir).count() >= 202                                  # every row kept
     assert validate_file(export) == []                                             # one text, two reviewers: allowed
+    clause = {"task": "clauses", "id": "policy.txt:0-9", "text": "您继续使用即视为同意", "labels_before": [],
+              "labels_after": ["bundled_consent"], "reviewer": "r9", "document": "policy.txt", "start": 0, "end": 10}
+    assert httpx.post(url + "/feedback", json=clause).status_code == 201
     assert main(["feedback", "export", "--data-dir", str(data_dir), "--output", str(tmp_path / "both.jsonl")]) == 2
 
 

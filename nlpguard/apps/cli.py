@@ -114,8 +114,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     tqdm.monitor_interval = 0  # no monitor thread: worker processes fork from a single-threaded parent
     progress = tqdm(unit=" records", file=sys.stderr, disable=None if args.progress == "auto" else args.progress == "off",
                     desc="nlpguard scan", mininterval=1.0, initial=done)
-    scanned = scan_batches(guard, records, args.task, thresholds, args.batch_size, workers,
-                           args.model, args.backend)
+    scanned = scan_batches(guard, records, args.task, thresholds, args.batch_size, workers, args.model, args.backend,
+                           clauses=writer.needs_clauses)
     try:
         for batch, outputs in scanned:
             for record, output in zip(batch, outputs):

@@ -46,16 +46,17 @@ def _start_worker(model: str | Path | None, backend: str) -> None:
         _GUARD = Guard.load(model, backend=backend, threads=1)
 
 
-def _scan(batch: list[InputRecord], task: str, thresholds: dict[str, float]) -> list[dict]:
-    return _GUARD.scan_batch(batch, task, thresholds)
+def _scan(batch: list[InputRecord], task: str, thresholds: dict[str, float], clauses: bool) -> list[dict]:
+    return _GUARD.scan_batch(batch, task, thresholds, clauses)
 
 
 def scan_batches(guard: Guard, records: Iterable[InputRecord], task: str, thresholds: dict[str, float],
                  batch_size: int, workers: int, model: str | Path | None = None,
-                 backend: str = "auto") -> Iterator[tuple[list[InputRecord], list[dict]]]:
+                 backend: str = "auto", clauses: bool = False) -> Iterator[tuple[list[InputRecord], list[dict]]]:
     """Yield ``(batch, output records)`` for every ``batch_size`` records, in input order.
 
-    ``thresholds`` are the resolved ones (:meth:`Guard.thresholds`). In-process this is
+    ``thresholds`` are the resolved ones (:meth:`Guard.thresholds`); ``clauses``: documents' records
+    list their clauses (for writers that render them). In-process this is
     :meth:`Guard.pipe_batches`; with ``workers`` > 1 and a second batch to score, ``workers``
     processes score the batches; where the platform can fork they inherit ``guard`` (no second
     load), elsewhere each loads ``model`` once. A worker's exception is raised here, at its batch.
@@ -64,7 +65,7 @@ def scan_batches(guard: Guard, records: Iterable[InputRecord], task: str, thresh
     batches = batched(records, batch_size)
     head = list(islice(batches, 2))  # workers start only when there is a second batch to give them
     if workers <= 1 or len(head) < 2:
-        yield from guard.pipe_batches(chain(*head, records), task, thresholds, batch_size)
+        yield from guard.pipe_batches(chain(*head, records), task, thresholds, batch_size, clauses)
         return
     batches = chain(head, batches)
     global _GUARD
@@ -74,7 +75,7 @@ def scan_batches(guard: Guard, records: Iterable[InputRecord], task: str, thresh
     pending: deque[tuple[list[InputRecord], Future]] = deque()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(model, backend)) as pool:
         for batch in batches:
-            pending.append((batch, pool.submit(_scan, batch, task, thresholds)))
+            pending.append((batch, pool.submit(_scan, batch, task, thresholds, clauses)))
             if len(pending) >= 2 * workers:
                 done, future = pending.popleft()
                 yield done, future.result()

@@ -60,7 +60,7 @@ from ..guard import Guard
 from ..io.inputs import MAX_RECORD_CHARS, InputRecord, check_encoding, over_limit, read_bytes, text_problem
 from ..runtime.modeldir import PACKAGED_MODELS, model_version
 from .review import review_page
-from ..taxonomy import LABELS
+from ..taxonomy import LABELS, task_info
 
 try:
     import uvicorn
@@ -392,9 +392,10 @@ def _correction(body: FeedbackRequest, labels: list[str], max_chars: int) -> str
     if not body.reviewer.strip():
         return "reviewer: empty; say who reviewed"
     span = (body.document, body.start, body.end)
-    if body.task == "messages" and span != (None, None, None):
+    documents = task_info(body.task).documents
+    if not documents and span != (None, None, None):
         return "document, start and end are for clauses only"
-    if body.task == "clauses":
+    if documents:
         if None in span:
             return "document, start and end: a clause needs its document and its span in it"
         if body.end - body.start != len(body.text):
@@ -506,7 +507,8 @@ def create_app(guard: Guard, *, max_body_bytes: int, max_records: int, timeout: 
             raise HTTPException(413, f"{name} holds more than {max_records} records, the limit per upload: split it")
         if not records:
             raise HTTPException(422, f"{name} holds no records")
-        if task == "messages":
+        documents = task_info(task).documents
+        if not documents:
             scanning = batcher.scan(records, task, guard.thresholds(task))
         else:
             scanning = asyncio.get_running_loop().run_in_executor(scanner, partial(_scan_documents, guard, records))
@@ -515,7 +517,7 @@ def create_app(guard: Guard, *, max_body_bytes: int, max_records: int, timeout: 
         except asyncio.TimeoutError:
             raise HTTPException(504, f"scanning {name} took longer than the {timeout:g} s limit (earlier requests "
                                      "included); upload a smaller file") from None
-        if task == "messages":
+        if not documents:
             outputs = [output if "error" in output else {**output, "text": record.text}
                        for record, output in zip(records, outputs)]
         return _JSONResponse({"task": task, "filename": name, "model": model, "model_version": versions[task],

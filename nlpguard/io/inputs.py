@@ -22,6 +22,7 @@ import orjson
 
 from ..errors import DocumentError
 from .documents import DOCUMENT_SUFFIXES, document_text, read_document
+from ..taxonomy import task_info
 
 LINE_FORMATS = ("jsonl", "csv", "txt")
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -37,8 +38,8 @@ class InputRecord:
     """One input record: its id and text, or its id and what is wrong with it.
 
     ``fields`` keeps the record's ``sender``, ``campaign`` and ``timestamp`` when
-    present (as strings), for batch summaries; ``extra`` every other field of a JSON object
-    or CSV row as given (for ``--keep``); scanning ignores both.
+    present (as strings), for batch summaries; ``extra`` every field of a JSON object or CSV
+    row but ``id`` and ``text``, as given (for ``--keep``); scanning ignores both.
     """
 
     id: str
@@ -63,6 +64,12 @@ class InputRecord:
         return cls(rid, mapping["text"], fields=fields, extra=extra)
 
 
+def file_suffixes(task: str) -> tuple[str, ...]:
+    """File kinds ``task`` reads besides JSONL and CSV: documents for a document task, else ``.txt``
+    (one message per line)."""
+    return DOCUMENT_SUFFIXES if task_info(task).documents else (".txt",)
+
+
 def input_format(path: str, task: str, declared: str | None = None) -> str:
     """How ``path`` is read: ``jsonl``, ``csv``, ``txt`` (lines) or ``document``.
 
@@ -80,11 +87,9 @@ def input_format(path: str, task: str, declared: str | None = None) -> str:
         return "jsonl"
     if suffix == ".csv":
         return "csv"
-    if task == "messages" and suffix == ".txt":
-        return "txt"
-    if task == "clauses" and suffix in DOCUMENT_SUFFIXES:
-        return "document"
-    supported = ".jsonl .csv .txt" if task == "messages" else ".jsonl .csv " + " ".join(DOCUMENT_SUFFIXES)
+    if suffix in file_suffixes(task):
+        return "document" if task_info(task).documents else "txt"
+    supported = " ".join((".jsonl", ".csv", *file_suffixes(task)))
     raise ValueError(f"{path}: unsupported input type {suffix or '(none)'} for --task {task}; supported: {supported}")
 
 
@@ -209,7 +214,7 @@ def expand_inputs(paths: list[str], task: str) -> list[tuple[str, str]]:
     Raises:
         ValueError: a folder without any readable file.
     """
-    suffixes = DOCUMENT_SUFFIXES + (".jsonl", ".csv") if task == "clauses" else (".jsonl", ".csv", ".txt")
+    suffixes = (".jsonl", ".csv", *file_suffixes(task))
     expanded = []
     for path in paths:
         folder = Path(path)

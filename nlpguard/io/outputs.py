@@ -19,7 +19,7 @@ from typing import TextIO
 
 from .inputs import InputRecord
 from .summary import BatchSummary
-from ..taxonomy import label_info
+from ..taxonomy import label_info, task_info
 
 HTML_MAX_SHOWN = 500
 
@@ -36,6 +36,8 @@ def kept_fields(source: InputRecord | None, keep: tuple[str, ...]) -> dict:
 
 class JsonlWriter:
     """One JSON object per line: the interface record, then the input fields named in ``keep``."""
+
+    needs_clauses = False  # writes the interface record as it is
 
     def __init__(self, stream: TextIO, labels: list[str], task: str = "messages", keep: tuple[str, ...] = ()):
         self.stream = stream
@@ -74,21 +76,24 @@ class _SafeCsv:
 SEVERITY_WEIGHT = {"high": 3.0, "medium": 1.0}
 
 
-def clause_rows(evidence: list[dict]) -> list[dict]:
-    """One row per flagged clause, in evidence order: offsets, text, heading, every label, the highest
-    severity, each label's score and grounds (evidence items grouped by clause)."""
-    rows: dict[tuple[int, int], dict] = {}
-    for item in evidence:
-        row = rows.setdefault((item["start"], item["end"]), {"start": item["start"], "end": item["end"],
-                                                             "text": item["text"], "heading": item.get("heading", ""),
-                                                             "labels": [], "severity": "", "scores": {}, "grounds": {}})
-        row["labels"].append(item["label"])
-        row["scores"][item["label"]] = item["score"]
-        if SEVERITY_WEIGHT.get(item.get("severity", ""), 0) > SEVERITY_WEIGHT.get(row["severity"], 0):
-            row["severity"] = item["severity"]
-        if item.get("grounds"):
-            row["grounds"][item["label"]] = item["grounds"]
-    return list(rows.values())
+def clause_rows(clauses: list[dict]) -> list[dict]:
+    """The flagged clauses of a document record's ``clauses`` (see :func:`~nlpguard.runtime.scoring.clause_results`),
+    in document order, as report rows: offsets, text, heading, the flagged labels, the highest
+    severity among them, and each flagged label's score and grounds."""
+    rows = []
+    for clause in clauses:
+        if not clause["labels"]:
+            continue
+        severity = ""
+        for label in clause["labels"]:  # the first of the most severe labels
+            if SEVERITY_WEIGHT.get(label_info(label).severity, 0) > SEVERITY_WEIGHT.get(severity, 0):
+                severity = label_info(label).severity
+        rows.append({"start": clause["start"], "end": clause["end"], "text": clause["text"], "heading": clause["heading"] or "",
+                     "labels": list(clause["labels"]),
+                     "severity": severity,
+                     "scores": {label: clause["scores"][label] for label in clause["labels"]},
+                     "grounds": {label: label_info(label).grounds for label in clause["labels"] if label_info(label).grounds}})
+    return rows
 
 
 class CsvWriter:
@@ -106,7 +111,8 @@ class CsvWriter:
         self.task = task
         self.keep = keep
         self.writer = _SafeCsv(stream)
-        if task == "clauses":
+        self.documents = self.needs_clauses = task_info(task).documents  # a row per flagged clause
+        if self.documents:
             self.writer.writerow(["document", "start", "end", "heading", "clause", "labels", "severity", "grounds",
                                   *[f"score_{l}" for l in labels], "error", *keep])
         else:
@@ -117,11 +123,11 @@ class CsvWriter:
                 for v in kept_fields(source, self.keep).values()]
 
     def _clause_rows(self, record: dict, kept: list) -> None:
-        if "error" in record or not record["evidence"]:
+        if "error" in record or not record["labels"]:
             self.writer.writerow([record["id"], "", "", "", "", "", "", "", *[""] * len(self.labels), record.get("error", ""),
                                   *kept])
             return
-        for row in clause_rows(record["evidence"]):
+        for row in clause_rows(record["clauses"]):
             self.writer.writerow([record["id"], row["start"], row["end"], row["heading"], row["text"],
                                   ";".join(row["labels"]), row["severity"], " | ".join(row["grounds"].values()),
                                   *[row["scores"].get(l, "") for l in self.labels], "", *kept])
@@ -129,7 +135,7 @@ class CsvWriter:
     def write(self, record: dict, source: InputRecord | None = None) -> None:
         """Write one record as a row (messages) or as its flagged clauses (clauses), kept fields last."""
         kept = self._kept_cells(source)
-        if self.task == "clauses":
+        if self.documents:
             self._clause_rows(record, kept)
             return
         scores = record.get("scores", {})
@@ -187,6 +193,8 @@ def _bars(periods: list[tuple[str, dict]]) -> str:
 class HtmlWriter:
     """The message-batch report: counts per label and family, per sender and campaign, over time,
     and the top flagged messages with their evidence highlighted in the full text."""
+
+    needs_clauses = False
 
     def __init__(self, stream: TextIO, labels: list[str], task: str = "messages", zone: tzinfo = timezone.utc):
         self.stream = stream
@@ -277,14 +285,17 @@ class DocumentHtmlWriter:
     """The agreements report: documents ranked by severity score in a summary table, then each
     document's flagged clauses, one row per clause with all its labels."""
 
+    needs_clauses = True  # records scanned with their clauses (Guard.pipe(..., clauses=True))
+
     def __init__(self, stream: TextIO, labels: list[str], task: str = "clauses"):
         self.stream = stream
         self.labels = labels
         self.documents: list[dict] = []
 
     def write(self, record: dict, source: InputRecord | None = None) -> None:
-        """Keep the document's id, labels, evidence and error (not its text)."""
+        """Keep the document's id, labels, evidence, flagged clauses and error (not its text)."""
         document = {k: record[k] for k in ("id", "labels", "evidence", "error") if k in record}
+        document["rows"] = clause_rows(record["clauses"]) if "error" not in record else []
         document["severity_score"] = severity_score(record.get("evidence", []))
         self.documents.append(document)
 
@@ -332,13 +343,13 @@ class DocumentHtmlWriter:
             if "error" in doc:
                 parts.append(f"<p class='err'>{e(doc['error'])}</p></section>")
                 continue
-            if not doc["evidence"]:
+            if not doc["rows"]:
                 parts.append("<p>Nothing flagged: no clause reached a label's threshold.</p></section>")
                 continue
             parts.append("<div class='scroll'><table><thead><tr><th onclick='sortBy(this)'>position</th><th>clause</th>"
                          "<th onclick='sortBy(this)'>labels</th><th onclick='sortBy(this)'>severity</th>"
                          "<th onclick='sortBy(this)'>score</th><th>legal grounds</th></tr></thead><tbody>")
-            for row in clause_rows(doc["evidence"]):
+            for row in doc["rows"]:
                 section = f"<br><small>{e(row['heading'])}</small>" if row["heading"] else ""
                 parts.append(f"<tr data-filter><td data-v='{row['start']}'>{row['start']}–{row['end']}</td>"
                              f"<td><mark>{e(row['text'])}</mark>{section}</td><td>{e(', '.join(row['labels']))}</td>"
@@ -359,5 +370,5 @@ def make_writer(fmt: str, stream: TextIO, labels: list[str], task: str, keep: tu
     """The writer for an output format and task; JSONL and CSV carry the input fields named in ``keep``;
     the messages report reads timestamps without a zone in ``zone`` and shows hours there."""
     if fmt == "html":
-        return DocumentHtmlWriter(stream, labels, task) if task == "clauses" else HtmlWriter(stream, labels, task, zone)
+        return DocumentHtmlWriter(stream, labels, task) if task_info(task).documents else HtmlWriter(stream, labels, task, zone)
     return {"jsonl": JsonlWriter, "csv": CsvWriter}[fmt](stream, labels, task, keep)

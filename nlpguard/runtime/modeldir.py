@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import ModelError
 from .registry import architecture
 from ..text.normalize import NORMALIZER_VERSION
-from ..taxonomy import LABELS, TASKS, TAXONOMY_VERSION, check_task
+from ..taxonomy import LABELS, TASKS, TAXONOMY_VERSION, check_task, task_info
 
 PACKAGED_MODELS = Path(__file__).parent.parent / "models"
 DEFAULT_MODEL = "baseline"
@@ -66,8 +66,9 @@ class ModelSpec:
             raise ModelError(f"labels {extra} are not in the taxonomy and have no description in label_descriptions")
         if set(self.thresholds) != set(self.labels):
             raise ModelError(f"thresholds {sorted(self.thresholds)} do not match labels {self.labels}")
-        if self.aggregation not in ("whole", "max_sentence", "max_clause"):
-            raise ModelError(f"unknown aggregation {self.aggregation!r}")
+        if self.aggregation not in task_info(self.task).aggregations:
+            raise ModelError(f"aggregation {self.aggregation!r} is not one of the {self.task} task's: "
+                             f"{', '.join(task_info(self.task).aggregations)}")
 
     def _check_types(self) -> None:
         """ModelError naming the field when a value from ``config.json`` has the wrong type or range."""

@@ -98,6 +98,16 @@ def _score_whole(model: Model, texts: list[str], thresholds: dict[str, float] | 
     return results
 
 
+def clause_results(result: TextScores, labels: list[str], thresholds: dict[str, float]) -> list[dict]:
+    """Every clause of a scored document, in order: ``start``, ``end``, ``text``, ``heading`` (its
+    section), ``scores`` (every label) and ``labels`` (at or above threshold). The one clause
+    view: :meth:`Guard.scan_document`, the CSV rows and the HTML report all render it."""
+    return [{"start": unit.start, "end": unit.end, "text": unit.text, "heading": unit.heading,
+             "scores": {label: float(s) for label, s in zip(labels, row)},
+             "labels": [label for label, s in zip(labels, row) if s >= thresholds[label]]}
+            for unit, row in zip(result.units, result.unit_scores)]
+
+
 # A message's sentence is evidence for a label only if it scores within this margin of the label's
 # best sentence: in a long polite notice the one violating sentence scores near 1, and the
 # lawful sentences around it, lifted by the notice's vocabulary, do not belong in the evidence.

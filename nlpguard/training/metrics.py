@@ -5,8 +5,22 @@ import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
 
+def expected_calibration_error(truth: np.ndarray, scores: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error of one label's scores read as probabilities: the texts are put in
+    ``bins`` equal-width score bins, and each bin's gap between its mean score and its share of
+    positives is weighted by its share of the texts."""
+    truth, scores = np.asarray(truth, dtype=float), np.asarray(scores, dtype=float)
+    if not len(scores):
+        return 0.0
+    which = np.minimum((scores * bins).astype(int), bins - 1)
+    gaps = [abs(scores[which == b].mean() - truth[which == b].mean()) * (which == b).mean()
+            for b in range(bins) if (which == b).any()]
+    return float(np.sum(gaps))
+
+
 def label_metrics(gold: np.ndarray, scores: np.ndarray, labels: list[str], thresholds: dict[str, float]) -> dict:
-    """Per-label precision/recall/F1, PR-AUC and confusion counts, plus macro and micro F1.
+    """Per-label precision/recall/F1, PR-AUC, expected calibration error (``ece``, 10 bins) and
+    confusion counts, plus macro and micro F1.
 
     Args:
         gold: 0/1 array (n_texts, n_labels).
@@ -27,7 +41,8 @@ def label_metrics(gold: np.ndarray, scores: np.ndarray, labels: list[str], thres
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         pr_auc = float(average_precision_score(truth, scores[:, k])) if truth.any() else None
         per_label[label] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-                            "pr_auc": None if pr_auc is None else round(pr_auc, 4), "support": int(truth.sum()),
+                            "pr_auc": None if pr_auc is None else round(pr_auc, 4),
+                            "ece": round(expected_calibration_error(truth, scores[:, k]), 4), "support": int(truth.sum()),
                             "tp": tp, "fp": fp, "fn": fn, "tn": tn, "threshold": thresholds[label]}
         totals += (tp, fp, fn)
     tp, fp, fn = totals

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from .backbones import licence_line
 from ..runtime.modeldir import ModelSpec
-from ..taxonomy import LABELS
+from ..taxonomy import LABELS, task_info
 
 _INTENDED = {
     "messages": "Screening outbound debt-collection messages (SMS, chat, call-script lines) in Chinese for "
@@ -17,12 +17,14 @@ _INTENDED = {
 
 
 def _metrics_table(block: dict, labels: list[str]) -> list[str]:
-    rows = ["| label | precision | recall | F1 | PR-AUC | support | threshold |", "|---|---|---|---|---|---|---|"]
+    rows = ["| label | precision | recall | F1 | PR-AUC | ECE | support | threshold |", "|---|---|---|---|---|---|---|---|"]
     for label in labels:
         m = block["labels"][label]
         auc = "–" if m["pr_auc"] is None else f"{m['pr_auc']:.3f}"
-        rows.append(f"| `{label}` | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {auc} | {m['support']} | {m['threshold']} |")
-    rows.append(f"| **macro** | | | **{block['macro_f1']:.3f}** | | {block['n']} texts | |")
+        ece = f"{m['ece']:.3f}" if "ece" in m else "–"  # metrics written before ECE was reported
+        rows.append(f"| `{label}` | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {auc} | {ece} | {m['support']} "
+                    f"| {m['threshold']} |")
+    rows.append(f"| **macro** | | | **{block['macro_f1']:.3f}** | | | {block['n']} texts | |")
     return rows
 
 
@@ -114,7 +116,7 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
                  f"{counts['review_added']} texts to train" if "review_overridden" in counts else "") + ".",
               f"- Reference corpora (read from `../shared/corpora` when present): train {counts.get('real_train', 0)}, "
               f"dev {counts.get('real_dev', 0)}, test {counts.get('real_test', 0)} texts "
-              + ("(real SMS and spam as compliant messages)." if spec.task == "messages" else "(hand-labelled real policy clauses)."),
+              + f"({task_info(spec.task).reference_text}).",
               ("- Thresholds maximise each label's F1 on the scores of held-out writers (writer folds) plus reference dev "
                "negatives, never on same-writer dev"
                + (f", then are raised until at most {config['max_real_fp']:.2%} of the reference negatives reach them"
@@ -171,11 +173,7 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
         lines += [f"| {h['epoch']} | {h['train_loss']} | {h['dev_macro_f1']} | {h['seconds']} | {h['device']} |" for h in metrics["history"]]
     if spec.architecture.startswith("nlpguard.HF"):
         lines += [""] + _plain_transformers_snippet(spec)
-    limits = (["- The corpus is authored, not collected; expect a gap on real traffic and check thresholds on your own data.",
-               "- Reported speech, quotations and news about abuse are the main source of false alarms.",
-               "- Disguised spellings outside the training variants may be missed."] if ours and spec.task == "messages" else
-              ["- Authored clauses and a real-clause overlay from mainstream apps; real loan-app agreements are rare in "
-               "training. Check on your own documents."] if ours else
+    limits = ([f"- {line}" for line in task_info(spec.task).limits] if ours else
               [f"- Measured only on the splits of `{' + '.join(_sources(config))}`; check thresholds on your own data before "
                "relying on them."])
     lines += ["", "## Limits", "", *limits, "",

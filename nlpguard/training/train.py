@@ -29,7 +29,7 @@ from .evaluation import document_metrics, evaluate, evidence_metrics, gold_matri
 from .metrics import bootstrap_intervals, label_metrics, tune_thresholds
 from .modelcard import write_model_card
 from ..runtime.modeldir import CONFIG_FILE, Model, ModelSpec, write_config
-from ..taxonomy import LABELS, check_task, label_info, task_labels
+from ..taxonomy import LABELS, check_task, label_info, task_info, task_labels
 
 
 @dataclass
@@ -119,10 +119,11 @@ class TrainConfig:
             raise ValueError(f"data must name a corpus (a path or several), got {self.data!r}")
         if not self.backbone:
             raise ValueError("backbone must be 'baseline' or a checkpoint name/directory")
-        if self.task == "clauses":
-            self.aggregation = "max_clause"
-        elif self.aggregation not in ("max_sentence", "whole"):
-            raise ValueError(f"aggregation must be max_sentence or whole, got {self.aggregation!r}")
+        allowed = task_info(self.task).aggregations
+        if len(allowed) == 1:  # documents are always scored clause by clause
+            self.aggregation = allowed[0]
+        elif self.aggregation not in allowed:
+            raise ValueError(f"aggregation must be {' or '.join(allowed)}, got {self.aggregation!r}")
         self.char_ngrams = tuple(self.char_ngrams)
         if len(self.char_ngrams) != 2 or not 1 <= self.char_ngrams[0] <= self.char_ngrams[1]:
             raise ValueError(f"char_ngrams must be two sizes (low, high) with 1 <= low <= high, got {self.char_ngrams}")
@@ -225,13 +226,14 @@ def reference_data(config: TrainConfig, log) -> dict[str, list[Example]]:
     if root is None:
         log("reference corpora not found: training on the given data only")
         return real
-    if config.task == "messages" and config.extra_negatives:
+    reference = task_info(config.task).reference
+    if reference == "negatives" and config.extra_negatives:
         real = {split: message_negatives(root, split, tuple(config.extra_negatives)) for split in real}
         if config.max_real_negatives is not None:
             rng = random.Random(config.seed)
             real["train"] = rng.sample(real["train"], min(len(real["train"]), config.max_real_negatives))
         log(f"extra negatives from {root}: " + ", ".join(f"{s} {len(v)}" for s, v in real.items()))
-    elif config.task == "clauses" and config.real_clause_labels and in_repository(config.real_clause_labels).is_dir():
+    elif reference == "labelled" and config.real_clause_labels and in_repository(config.real_clause_labels).is_dir():
         real, near = real_clause_splits(real_clauses(root, in_repository(config.real_clause_labels)))
         log("real labelled clauses: " + ", ".join(f"{s} {len(v)}" for s, v in real.items())
             + f" ({near} training clause(s) left out as near-copies of dev/test clauses)")
@@ -241,7 +243,8 @@ def reference_data(config: TrainConfig, log) -> dict[str, list[Example]]:
 def _sample_weights(config: TrainConfig, authored: int, real: int) -> np.ndarray:
     """Weights of ``authored`` corpus texts followed by ``real`` reference texts (real SMS count
     ``real_negative_weight`` for messages, real clauses ``real_clause_weight``)."""
-    real_weight = config.real_negative_weight if config.task == "messages" else config.real_clause_weight
+    negatives = task_info(config.task).reference == "negatives"
+    real_weight = config.real_negative_weight if negatives else config.real_clause_weight
     return np.array([1.0] * authored + [real_weight] * real)
 
 
@@ -368,7 +371,7 @@ def _calibrate(config: TrainConfig, model: Model, splits: dict[str, list[Example
         groups = {"independent_writers": [e for e in splits["test"] if is_held_out_writer(e, prefixes)],
                   "writer_confounded": [e for e in splits["test"] if not is_held_out_writer(e, prefixes)]}
         metrics["test_by_corpus"] = {name: evaluate(model, group)[0] for name, group in groups.items() if group}
-    if real["test"] and config.task == "messages":
+    if real["test"] and task_info(config.task).reference == "negatives":
         real_metrics, _ = evaluate(model, real["test"])
         metrics["real_negatives_test"] = {"n": real_metrics["n"],
                                           "false_positive_rate": real_metrics["any_label_false_positive_rate"],
@@ -416,8 +419,7 @@ def recalibrate(directory: str | Path, aggregation: str | None = None, target_pr
         settings["target_precision"] = target_precision
     config = TrainConfig.from_dict(settings)
     model = Model.load(directory, config.task)
-    if config.task == "messages":
-        model.spec.aggregation = config.aggregation
+    model.spec.aggregation = config.aggregation  # a task with one aggregation keeps it (TrainConfig)
     metrics = _calibrate(config, model, load_splits(config)[0], reference_data(config, log), log)
     metrics |= {k: previous[k] for k in ("history", "train_seconds", "counts") if k in previous}
     hf_config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
