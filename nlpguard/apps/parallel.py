@@ -56,8 +56,8 @@ def scan_batches(guard: Guard, records: Iterable[InputRecord], task: str, thresh
     """Yield ``(batch, output records)`` for every ``batch_size`` records, in input order.
 
     ``thresholds`` are the resolved ones (:meth:`Guard.thresholds`); ``clauses``: documents' records
-    list their clauses (for writers that render them). In-process this is
-    :meth:`Guard.pipe_batches`; with ``workers`` > 1 and a second batch to score, ``workers``
+    list their clauses (for writers that render them). In-process each batch goes to
+    :meth:`Guard.scan_batch`, as :meth:`Guard.pipe_batches` does; with ``workers`` > 1 and a second batch to score, ``workers``
     processes score the batches; where the platform can fork they inherit ``guard`` (no second
     load), elsewhere each loads ``model`` once. A worker's exception is raised here, at its batch.
     """
@@ -65,7 +65,8 @@ def scan_batches(guard: Guard, records: Iterable[InputRecord], task: str, thresh
     batches = batched(records, batch_size)
     head = list(islice(batches, 2))  # workers start only when there is a second batch to give them
     if workers <= 1 or len(head) < 2:
-        yield from guard.pipe_batches(chain(*head, records), task, thresholds, batch_size, clauses)
+        for batch in chain(head, batches):  # thresholds already resolved: score each batch as the workers do
+            yield batch, guard.scan_batch(batch, task, thresholds, clauses)
         return
     batches = chain(head, batches)
     global _GUARD
