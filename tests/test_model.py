@@ -107,3 +107,20 @@ def test_recalibrate_to_whole_aggregation_keeps_weights_and_finds_sentence_evide
     [evidence] = record["evidence"]  # the threatening sentence, not the meeting reminder
     assert evidence["text"] == text[evidence["start"]:evidence["end"]] and evidence["text"].startswith("再不还")
     assert guard.scan("明天下午三点开会，记得带电脑。周末一起去爬山吗？", task="messages")["evidence"] == []
+
+
+@pytest.mark.shared
+def test_max_real_fp_caps_thresholds_tuned_on_dev_without_writer_folds(tiny_data, tmp_path, corpora):
+    from nlpguard.training.corpora import message_negatives
+    from nlpguard.training.evaluation import predict_scores
+    from nlpguard.runtime.modeldir import Model
+
+    settings = dict(task="messages", data=str(tiny_data), extra_negatives=["nus_sms_zh"], max_real_negatives=300,
+                    min_df=1, c=20.0, corpora=str(corpora))
+    free = train(TrainConfig(output=str(tmp_path / "free"), **settings), log=lambda line: None)
+    capped = train(TrainConfig(output=str(tmp_path / "capped"), max_real_fp=0.0, **settings), log=lambda line: None)
+    real_dev = [e.text for e in message_negatives(corpora, "dev", ("nus_sms_zh",))]
+    model = Model.load(tmp_path / "capped", "messages")
+    limits = np.array([model.spec.thresholds[l] for l in model.spec.labels])
+    assert not (predict_scores(model, real_dev) >= limits).any()  # no real dev SMS reaches a capped threshold
+    assert all(capped["test"]["labels"][l]["threshold"] >= free["test"]["labels"][l]["threshold"] for l in model.spec.labels)

@@ -26,7 +26,7 @@ from .data import (REVIEW_SOURCE, SPLITS, Example, ReviewMerge, apply_reviews, d
                    in_repository, is_review_file, read_any)
 from ..errors import DataError, ModelError
 from .evaluation import document_metrics, evaluate, evidence_metrics, gold_matrix, predict_scores
-from .metrics import bootstrap_intervals, label_metrics, tune_thresholds
+from .metrics import bootstrap_intervals, cap_false_positives, label_metrics, tune_thresholds
 from .modelcard import write_model_card
 from ..runtime.modeldir import CONFIG_FILE, Model, ModelSpec, write_config
 from ..taxonomy import LABELS, check_task, label_info, task_info, task_labels
@@ -71,8 +71,9 @@ class TrainConfig:
             the other writers and scores the fold (:mod:`nlpguard.training.crossval`). The final model's
             thresholds are then tuned on those held-out scores (test-split texts left out) plus real
             negatives and the never-held-out writers' dev texts, never on same-writer dev.
-        max_real_fp: with ``writer_folds``: raise a label's threshold until at most this share of the
-            real-negative dev texts (real SMS, spam) reach it (e.g. 0.001).
+        max_real_fp: raise a label's threshold until at most this share of the real-negative dev
+            texts (real SMS, spam) reach it (e.g. 0.001), after tuning on held-out writers (with
+            ``writer_folds``) or on dev.
         never_held_out: writer prefixes that always stay in training (corpus v1, whose writers each
             wrote one label, is "v1-…": reported separately as a writer-confounded set).
         seed: seed of splits, sampling and training.
@@ -363,6 +364,9 @@ def _calibrate(config: TrainConfig, model: Model, splits: dict[str, list[Example
         dev_set = splits["dev"] + real["dev"]
         dev_scores = predict_scores(model, [e.text for e in dev_set])
         model.spec.thresholds = tune_thresholds(gold_matrix(dev_set, labels), dev_scores, labels, config.target_precision)
+        if config.max_real_fp is not None and real["dev"] and task_info(config.task).reference == "negatives":
+            model.spec.thresholds = cap_false_positives(model.spec.thresholds, dev_scores[len(splits["dev"]):], labels,
+                                                        config.max_real_fp)
         log(f"thresholds tuned on {len(dev_set)} dev texts: {model.spec.thresholds}")
     metrics = {"dev": evaluate(model, splits["dev"])[0], "test": evaluate(model, splits["test"])[0]}
     if held_out is not None:
