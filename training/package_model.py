@@ -55,6 +55,7 @@ def main() -> None:
 
         tensors = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(source / "model.safetensors")).items()}
         save_file(tensors, str(target / "model.safetensors"), metadata={"format": "pt"})
+        (target / "model.safetensors").chmod(0o644)  # safetensors writes owner-only; the package is for sharing
     texts = [e.text for e in read_examples(f"data/{args.task}/test.jsonl", args.task)][:300]
     before = predict_scores(Model.load(source, args.task), texts)
     after = predict_scores(Model.load(args.name, args.task), texts)

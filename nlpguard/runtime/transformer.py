@@ -243,6 +243,7 @@ class TransformerScorer(WindowedScorer):
         which ``config.json`` keeps beside nlpguard's section."""
         directory = Path(directory)
         self.model.save_pretrained(str(directory), safe_serialization=True)
+        (directory / "model.safetensors").chmod(0o644)  # written owner-only; a model folder is for sharing
         self.tokenizer.save_pretrained(str(directory))
         settings_file = directory / "tokenizer_config.json"
         settings = json.loads(settings_file.read_text(encoding="utf-8"))
