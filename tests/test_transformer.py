@@ -89,12 +89,19 @@ def test_corpus_saved_with_datasets_is_read_with_column_mapping(tmp_path):
     assert [(e.text, e.labels) for e in examples] == [(t, l) for t, l in TINY_MESSAGES]
 
 
-def test_packaged_in_house_bert_loads_by_name_for_both_tasks():
+def test_packaged_transformer_loads_by_name_for_both_tasks_and_labels_real_looking_messages():
     guard = Guard.load("zh-bert-small")
     assert guard.tasks == ["messages", "clauses"]
-    record = guard.scan("明早八点我们的人就到你单位门口等你，不信你试试。", task="messages")
-    assert set(record["scores"]) == {"intimidation", "privacy_disclosure", "insult"}
-    assert record["scores"]["intimidation"] > record["scores"]["insult"]
+    assert guard.model("messages").spec.backbone["name"] == "multilingual-e5-small"  # licence recorded: MIT
+    cases = [("明早八点我们的人就到你单位门口等你，不信你试试。", ["intimidation"]),
+             ("再不还款，我们就把你欠钱的事发到你所有联系人和家族群里。", ["privacy_disclosure"]),
+             ("你这种老赖就是社会的垃圾，脸都不要了。", ["insult"]),
+             ("這個月再不還錢，就去你老家找你爸媽聊聊", ["intimidation"]),          # traditional script
+             ("您好，您的账单已逾期3天，请于今日18点前还款，如有疑问请致电客服。", []),  # a lawful reminder
+             ("晚上一起吃饭吗？我在公司楼下等你", []),                                # "waiting downstairs", benign
+             ("亲，你的快递已到菜鸟驿站，请凭取件码取件", [])]
+    records = guard.scan([text for text, _ in cases], task="messages")
+    assert [r["labels"] for r in records] == [labels for _, labels in cases]
     doc = guard.scan("第一条 本协议最终解释权归本公司所有。\n第二条 我们有权随时修改本协议。", task="clauses")
     assert len(doc["scores"]) == 6
 

@@ -4,16 +4,18 @@ For comparing models that are too slow for ``--writer-folds`` cross-validation (
 CPU): the named writers' source texts, from every split, become ``test.jsonl``; the other writers'
 train and dev source texts stay ``train.jsonl`` and ``dev.jsonl``. Derived variants are left out.
 Train any model on the folder with ``nlpguard train --data OUT``; its test figures are then
-figures on writers it never saw.
+figures on writers it never saw, and its model card says so (``OUT/held_out_writers.json``).
 
 Usage: python training/hold_out_writers.py --writers w04 w08 w11 w15 w18 --out runs/fold4
 """
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from nlpguard.training.data import read_examples, write_examples
+from nlpguard.training.modelcard import HELD_OUT_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,6 +42,8 @@ def main() -> None:
         kept = examples if name == "test" else [e for e in examples if e.extra.get("writer") not in held]
         write_examples(out / f"{name}.jsonl", kept)
         print(f"{name}: {len(kept)} texts")
+    # Model cards read this: the test split is whole writers of the project's corpus, held out.
+    (out / HELD_OUT_FILE).write_text(json.dumps({"source": "data/messages", "writers": sorted(held)}) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Write the model card (``README.md``) of a trained model directory."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .backbones import licence_line
@@ -29,6 +30,8 @@ def _metrics_table(block: dict, labels: list[str]) -> list[str]:
 
 
 PROJECT_DATA = {"messages": "data/messages", "clauses": "data/clauses"}
+# Written by training/hold_out_writers.py into a folder of the project's corpus with whole writers as test.
+HELD_OUT_FILE = "held_out_writers.json"
 
 
 def _sources(config: dict) -> list[str]:
@@ -37,11 +40,21 @@ def _sources(config: dict) -> list[str]:
     return [str(source) for source in data] if isinstance(data, list) else [str(data)]
 
 
+def _held_out_writers(config: dict) -> list[str]:
+    """The writers a data folder made by ``training/hold_out_writers.py`` holds out as its test split (else [])."""
+    for source in _sources(config):
+        path = Path(source) / HELD_OUT_FILE
+        if path.is_file():
+            return list(json.loads(path.read_text(encoding="utf-8")).get("writers", []))
+    return []
+
+
 def _is_project_model(spec: ModelSpec, config: dict) -> bool:
-    """Trained on nlpguard's own corpus (reviewers' corrections may join it) with taxonomy labels only
-    (so its domain claims hold)."""
+    """Trained on nlpguard's own corpus (reviewers' corrections may join it, or whole writers of it held
+    out) with taxonomy labels only (so its domain claims hold)."""
     return (all(label in LABELS for label in spec.labels)
-            and any(source.rstrip("/").endswith(PROJECT_DATA[spec.task]) for source in _sources(config)))
+            and (any(source.rstrip("/").endswith(PROJECT_DATA[spec.task]) for source in _sources(config))
+                 or bool(_held_out_writers(config))))
 
 
 def _plain_transformers_snippet(spec: ModelSpec) -> list[str]:
@@ -70,8 +83,9 @@ def _plain_transformers_snippet(spec: ModelSpec) -> list[str]:
             "```", ""]
 
 
-def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: dict) -> None:
-    """Write ``directory/README.md`` from the spec, the training settings and the metrics.
+def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: dict, name: str | None = None) -> None:
+    """Write ``directory/README.md`` from the spec, the training settings and the metrics; ``name``: the
+    packaged name it loads by (default: the directory).
 
     Domain claims (intended use, the authored corpus, reported speech) are made only for models
     trained on nlpguard's own corpus with taxonomy labels; other models get a card that says
@@ -79,6 +93,7 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
     """
     labels = spec.labels
     ours = _is_project_model(spec, config)
+    held_out = _held_out_writers(config)
     intended = _INTENDED[spec.task] if ours else (
         f"Classifying Chinese texts into the labels below, as trained on `{' + '.join(_sources(config))}`. nlpguard's "
         "debt-collection and consent-term claims do not apply: check the data's own documentation for what the "
@@ -88,8 +103,8 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
     lines = [f"# nlpguard model — task `{spec.task}`, backbone `{backbone}`"
              + ("" if shipped else " (a local checkpoint, not shipped with this model)"), "",
              f"Architecture `{spec.architecture}`, normaliser `{spec.normalizer}`, taxonomy {spec.taxonomy}, "
-             f"aggregation `{spec.aggregation}`. Load with `Guard.load(\"{directory}\")` or "
-             f"`nlpguard scan --model {directory} --task {spec.task}`."
+             f"aggregation `{spec.aggregation}`. Load with `Guard.load(\"{name or directory}\")` or "
+             f"`nlpguard scan --model {name or directory} --task {spec.task}`."
              + (" It is also a Hugging Face `AutoModelForSequenceClassification` directory (see *Using it without "
                 "nlpguard's scanner*)." if spec.architecture.startswith("nlpguard.HF") else ""), "",
              *([licence_line(spec.backbone), ""] if spec.backbone else []),
@@ -122,10 +137,14 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
                + (f", then are raised until at most {config['max_real_fp']:.2%} of the reference negatives reach them"
                   if config.get("max_real_fp") is not None else "")
                if metrics.get("writer_held_out") else
-               "- Thresholds maximise each label's F1 on the dev split" + (" (authored dev + reference dev)" if ours else ""))
+               "- Thresholds maximise each label's F1 on the dev split" + (" (authored dev + reference dev)" if ours else "")
+               + (f", then are raised until at most {config['max_real_fp']:.2%} of the reference dev negatives reach them"
+                  if config.get("max_real_fp") is not None and counts.get("real_dev") else ""))
               + (f", target precision {config['target_precision']}" if config.get("target_precision") else "") + ".",
               f"- Training time: {metrics.get('train_seconds')} s.", "",
-              "## Metrics on the test split" + (" (authored)" if ours else ""), ""]
+              "## Metrics on the test split" + (" (authored)" if ours else "")
+              + (f": writers {', '.join(held_out)}, held out whole (never seen in training or threshold tuning)"
+                 if held_out else ""), ""]
     lines += _metrics_table(metrics["test"], labels)
     held = metrics.get("writer_held_out")
     if held:
@@ -167,7 +186,8 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
     if "real_negatives_test" in metrics:
         real = metrics["real_negatives_test"]
         lines += ["", f"Any-label false-positive rate on {real['n']} held-out real SMS and spam: "
-                      f"{real['false_positive_rate']:.4f}."]
+                      f"{real['false_positive_rate']:.4f} (per label: "
+                      + ", ".join(f"{label} {rate:.4f}" for label, rate in real["per_label"].items()) + ")."]
     if metrics.get("history"):
         lines += ["", "## Fine-tuning history", "", "| epoch | train loss | dev macro-F1 | seconds | device |", "|---|---|---|---|---|"]
         lines += [f"| {h['epoch']} | {h['train_loss']} | {h['dev_macro_f1']} | {h['seconds']} | {h['device']} |" for h in metrics["history"]]
