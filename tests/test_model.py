@@ -9,7 +9,7 @@ from nlpguard.errors import ModelError
 from nlpguard.text.normalize import NORMALIZER_VERSION
 from nlpguard.training.train import TrainConfig, train
 
-from .conftest import TINY_MESSAGES
+from .conftest import REPO, TINY_MESSAGES
 
 
 
@@ -124,3 +124,14 @@ def test_max_real_fp_caps_thresholds_tuned_on_dev_without_writer_folds(tiny_data
     limits = np.array([model.spec.thresholds[l] for l in model.spec.labels])
     assert not (predict_scores(model, real_dev) >= limits).any()  # no real dev SMS reaches a capped threshold
     assert all(capped["test"]["labels"][l]["threshold"] >= free["test"]["labels"][l]["threshold"] for l in model.spec.labels)
+
+
+def test_project_configs_find_their_data_from_any_working_directory(tmp_path, monkeypatch):
+    from nlpguard.training.train import load_splits
+
+    monkeypatch.chdir(tmp_path)
+    config = TrainConfig.from_dict(json.loads((REPO / "training/configs/baseline_messages.json").read_text(encoding="utf-8")))
+    splits, _, _ = load_splits(config)
+    assert {split: len(v) for split, v in splits.items()} == {
+        split: sum(1 for line in (REPO / f"data/messages/{split}.jsonl").open(encoding="utf-8") if line.strip())
+        for split in ("train", "dev", "test")}

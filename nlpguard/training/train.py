@@ -41,7 +41,9 @@ class TrainConfig:
         data: a folder with ``train/dev/test.jsonl``, or one corpus (``.jsonl``, ``.csv``,
             a ``datasets`` folder, ``hf:NAME[:SPLIT]``) split by group into train/dev/test; or a
             list of such sources, read together (see :func:`load_splits`), e.g. a corpus and the
-            reviewers' corrections exported by ``nlpguard feedback export``.
+            reviewers' corrections exported by ``nlpguard feedback export``. A relative path not
+            found from the working directory is taken inside the repository, so the project's
+            configs (``data/messages``) work from anywhere.
         output: model directory to write.
         backbone: ``baseline`` or a BERT-family checkpoint (Hugging Face name or directory); a
             directory from ``nlpguard backbones fetch`` passes its name and licence to the model.
@@ -206,12 +208,12 @@ def load_splits(config: TrainConfig) -> tuple[dict[str, list[Example]], int, Rev
     splits: dict[str, list[Example]] = {split: [] for split in SPLITS}
     pooled: list[Example] = []
     for source in config.sources:
-        path = Path(source)
+        path = in_repository(source)  # the project's configs name data/… from any working directory
         if path.is_dir() and (path / "train.jsonl").is_file():
             for split in SPLITS:
                 splits[split] += read(path / f"{split}.jsonl")
         else:
-            pooled += read(source)
+            pooled += read(path if path.exists() else source)
     for split, examples in group_split(pooled, seed=config.seed).items():
         splits[split] += examples
     if reviews and not any(splits.values()):
