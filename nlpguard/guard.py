@@ -60,8 +60,6 @@ class Guard:
         self._backend = backend
         self._threads = threads
         self._bundle = open_bundle(model)  # the path resolved and every config read, once
-        self._path = self._bundle.path
-        self._tasks = list(self._bundle.tasks)
         self._models: dict[str, Model] = {}
 
     @classmethod
@@ -75,16 +73,16 @@ class Guard:
             ModelError: the model is missing, corrupt or unusable.
         """
         guard = cls(model, backend, threads)
-        if len(guard._tasks) == 1:
-            guard.model(guard._tasks[0])  # a single model is loaded (and so checked) at once
+        if len(guard.tasks) == 1:
+            guard.model(guard.tasks[0])  # a single model is loaded (and so checked) at once
         else:
             for entry in guard._bundle.tasks.values():  # a bundle's models load on first use: check now that each can run
                 check_runtime(entry, backend)
         return guard
 
     def __repr__(self) -> str:
-        return (f"Guard(model={str(self._source or DEFAULT_MODEL)!r}, tasks={self._tasks}, backend={self._backend!r}, "
-                f"path={str(self._path)!r})")
+        return (f"Guard(model={str(self._source or DEFAULT_MODEL)!r}, tasks={self.tasks}, backend={self._backend!r}, "
+                f"path={str(self.path)!r})")
 
     def __call__(self, texts, task: str, thresholds: dict[str, float] | None = None, batch_size: int = BATCH_SIZE):
         """Same as :meth:`scan`: ``guard(texts, task="messages")``."""
@@ -93,12 +91,12 @@ class Guard:
     @property
     def path(self) -> Path:
         """The directory the models are loaded from (a packaged model's lies inside the package)."""
-        return self._path
+        return self._bundle.path
 
     @property
     def tasks(self) -> list[str]:
         """The tasks this guard can scan."""
-        return list(self._tasks)
+        return list(self._bundle.tasks)
 
     def model(self, task: str) -> Model:
         """The loaded model for ``task`` (loading it on first use)."""

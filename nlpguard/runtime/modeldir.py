@@ -135,6 +135,11 @@ def read_spec(directory: Path) -> ModelSpec:
     return spec
 
 
+def _check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ModelError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+
+
 @dataclass(frozen=True)
 class ModelDirectory:
     """One task's model directory and the spec its ``config.json`` holds, read once."""
@@ -195,8 +200,7 @@ class Model:
         else ONNX when the directory has it. ``threads``: intra-op CPU threads (default: all
         CPUs this process may use).
         """
-        if backend not in BACKENDS:
-            raise ModelError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+        _check_backend(backend)
         entry = model if isinstance(model, ModelDirectory) else open_bundle(model).directory(check_task(task))
         directory, spec = entry.path, entry.spec
         if spec.task != task:
@@ -223,8 +227,7 @@ class Model:
 def check_runtime(entry: ModelDirectory, backend: str = "auto") -> None:
     """Raise ModelError now when the model cannot run here (e.g. a transformer without torch),
     instead of at its first scan. No weights are loaded."""
-    if backend not in BACKENDS:
-        raise ModelError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
+    _check_backend(backend)
     architecture(entry.spec.architecture).check_runtime(entry.path, entry.spec, backend)
 
 
