@@ -183,9 +183,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     """Re-tune a trained model's thresholds (optionally a new aggregation or precision target)."""
     from ..training.train import recalibrate
 
+    log = lambda line: print(line, file=sys.stderr)  # noqa: E731
     if args.target_precision is not None and not 0 < args.target_precision <= 1:
         raise UsageError("--target-precision must be in (0, 1]")
-    recalibrate(args.model, args.aggregation, args.target_precision, log=lambda line: print(line, file=sys.stderr))
+    if args.held_out_writers:
+        if args.aggregation or args.target_precision is not None:
+            raise UsageError("--held-out-writers keeps the model's aggregation and precision target: give it alone")
+        from ..training.writer_calibration import calibrate_on_held_out_writers
+
+        calibrate_on_held_out_writers(args.model, log=log)
+        return 0
+    recalibrate(args.model, args.aggregation, args.target_precision, log=log)
     return 0
 
 
@@ -477,6 +485,9 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--model", required=True, help="trained model directory (with training_config.json)")
     calibrate.add_argument("--aggregation", choices=("max_sentence", "whole"), help="messages: switch aggregation")
     calibrate.add_argument("--target-precision", type=float, help="tune each label to this precision instead of best F1")
+    calibrate.add_argument("--held-out-writers", action="store_true",
+                           help="fit per-label temperatures and thresholds on the whole writers the model's test split "
+                                "holds out (training/hold_out_writers.py), cross-fitted writer by writer")
     calibrate.set_defaults(func=cmd_calibrate)
 
     evaluate = commands.add_parser("evaluate", help="metrics of a model on labelled data")

@@ -26,7 +26,7 @@ PACKAGED_MODELS = Path(__file__).parent.parent / "models"
 DEFAULT_MODEL = "baseline"
 CONFIG_FILE = "config.json"
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest format this nlpguard reads; 2 adds ``temperatures`` (a model without them is written as 1)
 
 
 class Scorer(Protocol):
@@ -57,9 +57,18 @@ class ModelSpec:
     options: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     backbone: dict[str, Any] | None = None  # a fetched backbone's name, source and licence (nlpguard.training.backbones)
+    # Per-label temperature T: a label's score is sigmoid(logit(p) / T) of the scorer's probability p
+    # (nlpguard.training.writer_calibration); thresholds apply to the tempered score. Empty: scores as the scorer gives them.
+    temperatures: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._check_types()
+        if self.format_version > FORMAT_VERSION:
+            raise ModelError(f"model format {self.format_version} was written by a newer nlpguard (this one reads up to "
+                             f"{FORMAT_VERSION}): upgrade nlpguard")
+        unknown = sorted(set(self.temperatures) - set(self.labels))
+        if unknown:
+            raise ModelError(f"temperatures name labels {unknown} the model does not have ({self.labels})")
         check_task(self.task)
         extra = [label for label in self.labels if label not in self.label_descriptions and label not in LABELS]
         if extra:
@@ -89,14 +98,25 @@ class ModelSpec:
             value = self.options.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise ModelError(f"options.{key} must be a non-negative whole number, got {value!r}")
+        if not isinstance(self.temperatures, dict) or any(
+                isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < 1000 for t in self.temperatures.values()):
+            raise ModelError(f"temperatures must map labels to positive numbers, got {self.temperatures!r}")
+        if isinstance(self.format_version, bool) or not isinstance(self.format_version, int):
+            raise ModelError(f"format_version must be a whole number, got {self.format_version!r}")
         if "max_length" in self.options and not 0 <= self.options.get("stride", 0) < self.options["max_length"]:
             raise ModelError("options.stride must be smaller than options.max_length")
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready form stored under ``"nlpguard"`` in ``config.json`` (``backbone`` only when known)."""
+        """The JSON-ready form stored under ``"nlpguard"`` in ``config.json`` (``backbone`` only when known,
+        ``temperatures`` and format 2 only when set, so a model without them stays readable by format-1 readers)."""
         data = asdict(self)
         if data["backbone"] is None:
             del data["backbone"]
+        if data["temperatures"]:
+            data["format_version"] = 2
+        else:
+            del data["temperatures"]
+            data["format_version"] = 1
         return data
 
     @classmethod

@@ -77,9 +77,19 @@ def score_texts(model: Model, texts: list[str], thresholds: dict[str, float] | N
     return results
 
 
+def temper(probabilities: np.ndarray, temperatures: np.ndarray) -> np.ndarray:
+    """``sigmoid(logit(p) / T)`` per column: scores of ``probabilities`` (n, n_labels) at per-label
+    temperatures (n_labels,); T > 1 softens an over-confident model, T = 1 changes nothing."""
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1 - 1e-12)
+    return 1.0 / (1.0 + np.exp(-np.log(p / (1 - p)) / np.asarray(temperatures, dtype=np.float64)))
+
+
 def _predict(model: Model, texts: list[str]) -> np.ndarray:
     # Scores are rounded once, here, so that a reported score and the decision on it never disagree.
-    return np.round(model.scorer.predict_proba(texts).astype(np.float64), SCORE_DECIMALS)
+    scores = model.scorer.predict_proba(texts).astype(np.float64)
+    if model.spec.temperatures:
+        scores = temper(scores, [model.spec.temperatures.get(label, 1.0) for label in model.spec.labels])
+    return np.round(scores, SCORE_DECIMALS)
 
 
 def _score_whole(model: Model, texts: list[str], thresholds: dict[str, float] | None) -> list[TextScores]:

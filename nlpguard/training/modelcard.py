@@ -64,7 +64,8 @@ def _plain_transformers_snippet(spec: ModelSpec) -> list[str]:
             "It is a standard Hugging Face `AutoModelForSequenceClassification` directory, but nlpguard's "
             "scores need three steps the plain pipeline does not do: the text is **normalised first** "
             "(`nlpguard.text.normalize.normalize_text`: NFKC, traditional → simplified, disguise recovery; raw text "
-            "scores differ), each label's score is a **sigmoid** of its logit (not a softmax), and a text longer "
+            "scores differ), each label's score is a **sigmoid** of its logit (not a softmax; divided first by the "
+            "label's temperature where `nlpguard.temperatures` has one), and a text longer "
             f"than {max_length} tokens is scored in windows of {max_length} tokens overlapping by {stride}, each "
             "label taking its maximum. Thresholds are in `config.json` under `nlpguard.thresholds`.", "",
             "```python",
@@ -78,9 +79,29 @@ def _plain_transformers_snippet(spec: ModelSpec) -> list[str]:
             f"batch = tokenizer([normalize_text(t) for t in texts], truncation=True, max_length={max_length}, "
             "padding=True, return_tensors='pt')",
             "with torch.no_grad():",
-            "    scores = torch.sigmoid(model(**batch).logits)  # texts within the window length",
+            "    logits = model(**batch).logits  # texts within the window length",
+            "scores = torch.sigmoid(logits / torch.tensor([spec.get('temperatures', {}).get(l, 1.0) for l in spec['labels']]))",
             "flagged = [[l for l, s in zip(spec['labels'], row) if s >= spec['thresholds'][l]] for row in scores.tolist()]",
             "```", ""]
+
+
+def _writer_calibration_section(figures: dict, spec: ModelSpec) -> list[str]:
+    """The card's account of :mod:`nlpguard.training.writer_calibration`: temperatures, cross-fitted figures, ECE."""
+    labels = spec.labels
+    lines = ["", f"## Calibration on held-out writers ({len(figures['writers'])} writers, cross-fitted)", "",
+             "Each held-out writer's texts were scored at the temperatures and thresholds fitted on the other held-out "
+             "writers plus the reference dev negatives: these are the figures to expect on text by a writer the model "
+             "and its calibration never saw. The shipped temperatures and thresholds were fitted on all of them "
+             "(score = sigmoid(logit / T)).", ""]
+    lines += _metrics_table(figures | {"labels": {l: figures["labels"][l] | {"threshold": "per writer"} for l in labels}},
+                            labels)
+    lines += ["", "| label | temperature | ECE before | ECE after (cross-fitted) | real negatives flagged |",
+              "|---|---|---|---|---|"]
+    real = figures.get("real_negatives_false_positive_rate_per_label") or {}
+    lines += [f"| `{l}` | {spec.temperatures.get(l, 1.0)} | {figures['ece'][l]['before']} | {figures['ece'][l]['after']} "
+              f"| {real.get(l, '–')} |" for l in labels]
+    lines += ["", "Macro-F1 per held-out writer: " + ", ".join(f"{w} {f1}" for w, f1 in figures["writers"].items()) + "."]
+    return lines
 
 
 def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: dict, name: str | None = None) -> None:
@@ -94,6 +115,7 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
     labels = spec.labels
     ours = _is_project_model(spec, config)
     held_out = _held_out_writers(config)
+    calibrated = metrics.get("held_out_writer_calibration")
     intended = _INTENDED[spec.task] if ours else (
         f"Classifying Chinese texts into the labels below, as trained on `{' + '.join(_sources(config))}`. nlpguard's "
         "debt-collection and consent-term claims do not apply: check the data's own documentation for what the "
@@ -132,7 +154,12 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
               f"- Reference corpora (read from `../shared/corpora` when present): train {counts.get('real_train', 0)}, "
               f"dev {counts.get('real_dev', 0)}, test {counts.get('real_test', 0)} texts "
               + f"({task_info(spec.task).reference_text}).",
-              ("- Thresholds maximise each label's F1 on the scores of held-out writers (writer folds) plus reference dev "
+              ("- Temperatures and thresholds were fitted on the test split's held-out writers plus reference dev negatives "
+               "(*Calibration on held-out writers* below)"
+               + (f", thresholds then raised until at most {config['max_real_fp']:.2%} of those negatives reach them"
+                  if config.get("max_real_fp") is not None else "")
+               if metrics.get("held_out_writer_calibration") else
+               "- Thresholds maximise each label's F1 on the scores of held-out writers (writer folds) plus reference dev "
                "negatives, never on same-writer dev"
                + (f", then are raised until at most {config['max_real_fp']:.2%} of the reference negatives reach them"
                   if config.get("max_real_fp") is not None else "")
@@ -143,9 +170,13 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
               + (f", target precision {config['target_precision']}" if config.get("target_precision") else "") + ".",
               f"- Training time: {metrics.get('train_seconds')} s.", "",
               "## Metrics on the test split" + (" (authored)" if ours else "")
-              + (f": writers {', '.join(held_out)}, held out whole (never seen in training or threshold tuning)"
+              + (f": writers {', '.join(held_out)}, held out whole from training"
+                 + (", then used for calibration — these figures are in-sample; the cross-fitted ones below are the held-out "
+                    "figures" if calibrated else " (never seen in training or threshold tuning)")
                  if held_out else ""), ""]
     lines += _metrics_table(metrics["test"], labels)
+    if calibrated:
+        lines += _writer_calibration_section(calibrated, spec)
     held = metrics.get("writer_held_out")
     if held:
         lines += ["", f"## Writer-held-out metrics ({len(held['folds'])} folds of whole writers)", "",

@@ -354,15 +354,16 @@ def _writer_held_out(config: TrainConfig, model: Model, splits: dict[str, list[E
 
 
 def _calibrate(config: TrainConfig, model: Model, splits: dict[str, list[Example]],
-               real: dict[str, list[Example]], log) -> dict:
+               real: dict[str, list[Example]], log, tune: bool = True) -> dict:
     """Tune ``model``'s thresholds — on writer-held-out scores when ``config.writer_folds``, else on dev
-    (authored + reference) — and measure dev, test (per writer group too) and the real test sets."""
+    (authored + reference); kept as they are when not ``tune`` — and measure dev, test (per writer
+    group too) and the real test sets."""
     labels = model.spec.labels
     held_out = None
-    if config.writer_folds:
+    if tune and config.writer_folds:
         model.spec.thresholds, held_out = _writer_held_out(config, model, splits, real, log)
         log(f"thresholds tuned on held-out writers and real negatives: {model.spec.thresholds}")
-    else:
+    elif tune:
         dev_set = splits["dev"] + real["dev"]
         dev_scores = predict_scores(model, [e.text for e in dev_set])
         model.spec.thresholds = tune_thresholds(gold_matrix(dev_set, labels), dev_scores, labels, config.target_precision)

@@ -1,0 +1,132 @@
+"""Calibration for transfer: temperatures in the model format and scoring path, fitted on held-out writers."""
+import json
+
+import numpy as np
+import pytest
+
+from nlpguard import Guard
+from nlpguard.apps.cli import main
+from nlpguard.errors import ModelError
+from nlpguard.runtime.modeldir import Model, ModelSpec
+from nlpguard.runtime.scoring import temper
+from nlpguard.training.data import Example
+from nlpguard.training.writer_calibration import cross_fitted_calibration, fit_temperature
+
+from .conftest import write_jsonl
+from .test_crossval import WRITERS
+
+LABELS = ["intimidation", "privacy_disclosure", "insult"]
+
+
+def test_temper_keeps_order_and_one_half_and_softens_above_one():
+    p = np.array([[0.01, 0.5, 0.9, 0.999]]).T
+    assert np.allclose(temper(p, [1.0]), p)
+    soft = temper(p, [2.0])[:, 0]
+    assert soft[1] == pytest.approx(0.5) and np.all(np.diff(soft) > 0)
+    assert soft[3] < 0.999 and soft[0] > 0.01  # pulled towards 0.5
+    assert temper(p, [2.0])[3, 0] == pytest.approx(1 / (1 + np.exp(-np.log(999) / 2)))
+
+
+def test_fit_temperature_recovers_the_over_confidence_of_sharpened_scores():
+    rng = np.random.default_rng(0)
+    true_p = rng.uniform(0.02, 0.98, 20000)
+    truth = rng.random(20000) < true_p
+    sharpened = temper(true_p[:, None], [1 / 3])[:, 0]  # logits tripled: an over-confident model
+    assert fit_temperature(truth, sharpened) == pytest.approx(3.0, rel=0.08)
+    assert fit_temperature(truth, true_p) == pytest.approx(1.0, rel=0.08)
+
+
+def test_spec_writes_temperatures_as_format_2_and_refuses_what_it_cannot_read():
+    spec = ModelSpec("messages", LABELS, {l: 0.5 for l in LABELS}, "nlpguard.TfidfLogReg.v1")
+    data = spec.to_dict()
+    assert data["format_version"] == 1 and "temperatures" not in data  # unchanged for models without them
+    spec.temperatures = {"insult": 2.5}
+    data = spec.to_dict()
+    assert data["format_version"] == 2 and data["temperatures"] == {"insult": 2.5}
+    assert ModelSpec.from_dict(data).temperatures == {"insult": 2.5}
+    with pytest.raises(ModelError, match="newer nlpguard"):
+        ModelSpec.from_dict(data | {"format_version": 3})
+    with pytest.raises(ModelError, match="labels \\['threat'\\]"):
+        ModelSpec.from_dict(data | {"temperatures": {"threat": 2.0}})
+    with pytest.raises(ModelError, match="positive numbers"):
+        ModelSpec.from_dict(data | {"temperatures": {"insult": 0}})
+
+
+def test_scan_scores_are_the_tempered_scorer_probabilities(tiny_model, tmp_path):
+    texts = ["再不还钱就去你单位闹", "您本期账单已出，请按时还款"]
+    raw = Guard.load(tiny_model[0]).scan(texts, task="messages")
+    model = Model.load(tiny_model[0], "messages")
+    model.spec.temperatures = {"intimidation": 3.0}
+    model.save(tmp_path / "tempered")
+    tempered = Guard.load(tmp_path / "tempered").scan(texts, task="messages")
+    for before, after in zip(raw, tempered):
+        p = before["scores"]["intimidation"]
+        assert after["scores"]["intimidation"] == pytest.approx(temper([[p]], [3.0])[0, 0], abs=2e-4)
+        assert after["scores"]["insult"] == before["scores"]["insult"]
+
+
+def test_cross_fitting_thresholds_each_writer_on_the_others():
+    examples, rows = [], []
+    rng = np.random.default_rng(1)
+    for w in ("a", "b", "c"):
+        for k in range(60):
+            gold = [int(k % 3 == j) for j in range(3)]
+            examples.append(Example(f"{w}{k}", "t", [l for l, g in zip(LABELS, gold) if g], extra={"writer": w}))
+            rows.append([0.97 if g else 0.9 * rng.random() for g in gold])  # over-confident positives
+    real = rng.random((200, 3)) * 0.5
+    figures = cross_fitted_calibration(examples, np.array(rows), real, LABELS, max_real_fp=0.01)
+    assert sorted(figures["writers"]) == ["a", "b", "c"] and [f["writers"] for f in figures["folds"]] == [["a"], ["b"], ["c"]]
+    assert figures["n"] == 180 and set(figures["ece"]) == set(LABELS)
+    assert all(set(v) == {"before", "after"} for v in figures["ece"].values())
+    with pytest.raises(ModelError, match="at least two writers"):
+        cross_fitted_calibration(examples[:60], np.array(rows[:60]), real, LABELS)
+
+
+@pytest.fixture
+def held_out_folder(tmp_path):
+    """A folder as training/hold_out_writers.py writes it: two writers trained on, two held out as test."""
+    rows = [{"id": f"{w}-{k}", "text": t, "labels": l, "writer": w}
+            for w, texts in WRITERS.items() for k, (t, l) in enumerate(texts)]
+    folder = tmp_path / "fold"
+    folder.mkdir()
+    held = {"voice", "street"}
+    write_jsonl(folder / "train.jsonl", [r for r in rows if r["writer"] not in held and not r["id"].endswith("-4")])
+    write_jsonl(folder / "dev.jsonl", [r for r in rows if r["writer"] not in held and r["id"].endswith("-4")])
+    write_jsonl(folder / "test.jsonl", [r for r in rows if r["writer"] in held])
+    (folder / "held_out_writers.json").write_text(json.dumps({"source": "data/messages", "writers": sorted(held)}))
+    return folder
+
+
+def test_calibrate_on_held_out_writers_writes_temperatures_and_cross_fitted_figures(held_out_folder, tmp_path, capsys):
+    assert main(["train", "--task", "messages", "--data", str(held_out_folder), "--output", str(tmp_path / "m"),
+                 "--extra-negatives", "none", "--min-df", "1"]) == 0
+    weight_files = sorted(p for p in (tmp_path / "m").iterdir() if p.suffix == ".safetensors")
+    weights = [p.read_bytes() for p in weight_files]
+    assert weight_files
+    assert main(["calibrate", "--model", str(tmp_path / "m"), "--held-out-writers"]) == 0
+    assert "cross-fitted over 2 held-out writers" in capsys.readouterr().err
+    spec = json.loads((tmp_path / "m" / "config.json").read_text())["nlpguard"]
+    assert spec["format_version"] == 2 and set(spec["temperatures"]) == set(LABELS)
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    calibration = metrics["held_out_writer_calibration"]
+    assert sorted(calibration["writers"]) == ["street", "voice"] and calibration["n"] == 12
+    assert metrics["test"]["labels"]["insult"]["threshold"] == spec["thresholds"]["insult"]
+    card = (tmp_path / "m" / "README.md").read_text(encoding="utf-8")
+    assert "Calibration on held-out writers (2 writers, cross-fitted)" in card and "in-sample" in card
+    assert [p.read_bytes() for p in weight_files] == weights  # weights untouched
+    # The stored temperatures and thresholds reproduce the reported decisions when the model is loaded and scans.
+    held = [json.loads(line) for line in (held_out_folder / "test.jsonl").read_text(encoding="utf-8").splitlines()]
+    results = Guard.load(tmp_path / "m").scan([r["text"] for r in held], task="messages")
+    for label in LABELS:
+        block = metrics["test"]["labels"][label]
+        assert sum(label in r["labels"] for r in results) == block["tp"] + block["fp"]
+
+
+def test_calibrate_on_held_out_writers_refuses_a_model_without_them(writer_data, tmp_path):
+    assert main(["train", "--task", "messages", "--data", str(writer_data), "--output", str(tmp_path / "m"),
+                 "--extra-negatives", "none", "--min-df", "1"]) == 0
+    assert main(["calibrate", "--model", str(tmp_path / "m"), "--held-out-writers"]) == 2
+    assert main(["calibrate", "--model", str(tmp_path / "m"), "--held-out-writers", "--aggregation", "whole"]) == 2
+
+
+from .test_crossval import writer_data  # noqa: E402,F401  (the fixture, shared)
