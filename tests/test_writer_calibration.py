@@ -1,4 +1,4 @@
-"""Calibration for transfer: temperatures in the model format and scoring path, fitted on held-out writers."""
+"""Calibration for transfer: Platt scaling in the model format and scoring path, fitted on held-out writers."""
 import json
 
 import numpy as np
@@ -8,9 +8,9 @@ from nlpguard import Guard
 from nlpguard.apps.cli import main
 from nlpguard.errors import ModelError
 from nlpguard.runtime.modeldir import Model, ModelSpec
-from nlpguard.runtime.scoring import temper
+from nlpguard.runtime.scoring import platt_scale
 from nlpguard.training.data import Example
-from nlpguard.training.writer_calibration import cross_fitted_calibration, fit_temperature
+from nlpguard.training.writer_calibration import cross_fitted_calibration, fit_platt
 
 from .conftest import write_jsonl
 from .test_crossval import WRITERS
@@ -18,50 +18,55 @@ from .test_crossval import WRITERS
 LABELS = ["intimidation", "privacy_disclosure", "insult"]
 
 
-def test_temper_keeps_order_and_one_half_and_softens_above_one():
+def test_platt_scale_keeps_order_is_identity_at_one_zero_and_shifts_with_the_intercept():
     p = np.array([[0.01, 0.5, 0.9, 0.999]]).T
-    assert np.allclose(temper(p, [1.0]), p)
-    soft = temper(p, [2.0])[:, 0]
+    assert np.allclose(platt_scale(p, [1.0], [0.0]), p)
+    soft = platt_scale(p, [0.5], [0.0])[:, 0]
     assert soft[1] == pytest.approx(0.5) and np.all(np.diff(soft) > 0)
     assert soft[3] < 0.999 and soft[0] > 0.01  # pulled towards 0.5
-    assert temper(p, [2.0])[3, 0] == pytest.approx(1 / (1 + np.exp(-np.log(999) / 2)))
+    assert platt_scale(p, [0.5], [0.0])[3, 0] == pytest.approx(1 / (1 + np.exp(-np.log(999) / 2)))
+    assert platt_scale(p, [1.0], [-2.0])[1, 0] == pytest.approx(1 / (1 + np.exp(2)))  # 0.5 moves down
 
 
-def test_fit_temperature_recovers_the_over_confidence_of_sharpened_scores():
+def test_fit_platt_recovers_over_confidence_and_a_shift():
     rng = np.random.default_rng(0)
     true_p = rng.uniform(0.02, 0.98, 20000)
     truth = rng.random(20000) < true_p
-    sharpened = temper(true_p[:, None], [1 / 3])[:, 0]  # logits tripled: an over-confident model
-    assert fit_temperature(truth, sharpened) == pytest.approx(3.0, rel=0.08)
-    assert fit_temperature(truth, true_p) == pytest.approx(1.0, rel=0.08)
+    logit = np.log(true_p / (1 - true_p))
+    distorted = 1 / (1 + np.exp(-(3 * logit + 1.5)))  # logits tripled and shifted: an over-confident model
+    slope, intercept = fit_platt(truth, distorted)
+    assert slope == pytest.approx(1 / 3, rel=0.08) and intercept == pytest.approx(-0.5, abs=0.08)
+    assert fit_platt(truth, true_p) == pytest.approx([1.0, 0.0], abs=0.08)
+    assert fit_platt(np.zeros(10), np.linspace(0.1, 0.9, 10)) == [1.0, 0.0]  # one class: unchanged
 
 
-def test_spec_writes_temperatures_as_format_2_and_refuses_what_it_cannot_read():
+def test_spec_writes_platt_scaling_as_format_2_and_refuses_what_it_cannot_read():
     spec = ModelSpec("messages", LABELS, {l: 0.5 for l in LABELS}, "nlpguard.TfidfLogReg.v1")
     data = spec.to_dict()
-    assert data["format_version"] == 1 and "temperatures" not in data  # unchanged for models without them
-    spec.temperatures = {"insult": 2.5}
+    assert data["format_version"] == 1 and "platt" not in data  # unchanged for models without it
+    spec.platt = {"insult": [0.8, -1.5]}
     data = spec.to_dict()
-    assert data["format_version"] == 2 and data["temperatures"] == {"insult": 2.5}
-    assert ModelSpec.from_dict(data).temperatures == {"insult": 2.5}
+    assert data["format_version"] == 2 and data["platt"] == {"insult": [0.8, -1.5]}
+    assert ModelSpec.from_dict(data).platt == {"insult": [0.8, -1.5]}
     with pytest.raises(ModelError, match="newer nlpguard"):
         ModelSpec.from_dict(data | {"format_version": 3})
     with pytest.raises(ModelError, match="labels \\['threat'\\]"):
-        ModelSpec.from_dict(data | {"temperatures": {"threat": 2.0}})
-    with pytest.raises(ModelError, match="positive numbers"):
-        ModelSpec.from_dict(data | {"temperatures": {"insult": 0}})
+        ModelSpec.from_dict(data | {"platt": {"threat": [1.0, 0.0]}})
+    for bad in ([0, 1.0], [1.0], [1.0, float("nan")], "1,0"):
+        with pytest.raises(ModelError, match="positive slope"):
+            ModelSpec.from_dict(data | {"platt": {"insult": bad}})
 
 
-def test_scan_scores_are_the_tempered_scorer_probabilities(tiny_model, tmp_path):
+def test_scan_scores_are_the_scaled_scorer_probabilities(tiny_model, tmp_path):
     texts = ["再不还钱就去你单位闹", "您本期账单已出，请按时还款"]
     raw = Guard.load(tiny_model[0]).scan(texts, task="messages")
     model = Model.load(tiny_model[0], "messages")
-    model.spec.temperatures = {"intimidation": 3.0}
-    model.save(tmp_path / "tempered")
-    tempered = Guard.load(tmp_path / "tempered").scan(texts, task="messages")
-    for before, after in zip(raw, tempered):
+    model.spec.platt = {"intimidation": [0.5, -1.0]}
+    model.save(tmp_path / "scaled")
+    scaled = Guard.load(tmp_path / "scaled").scan(texts, task="messages")
+    for before, after in zip(raw, scaled):
         p = before["scores"]["intimidation"]
-        assert after["scores"]["intimidation"] == pytest.approx(temper([[p]], [3.0])[0, 0], abs=2e-4)
+        assert after["scores"]["intimidation"] == pytest.approx(platt_scale([[p]], [0.5], [-1.0])[0, 0], abs=2e-4)
         assert after["scores"]["insult"] == before["scores"]["insult"]
 
 
@@ -97,7 +102,7 @@ def held_out_folder(tmp_path):
     return folder
 
 
-def test_calibrate_on_held_out_writers_writes_temperatures_and_cross_fitted_figures(held_out_folder, tmp_path, capsys):
+def test_calibrate_on_held_out_writers_writes_platt_scaling_and_cross_fitted_figures(held_out_folder, tmp_path, capsys):
     assert main(["train", "--task", "messages", "--data", str(held_out_folder), "--output", str(tmp_path / "m"),
                  "--extra-negatives", "none", "--min-df", "1"]) == 0
     weight_files = sorted(p for p in (tmp_path / "m").iterdir() if p.suffix == ".safetensors")
@@ -106,7 +111,7 @@ def test_calibrate_on_held_out_writers_writes_temperatures_and_cross_fitted_figu
     assert main(["calibrate", "--model", str(tmp_path / "m"), "--held-out-writers"]) == 0
     assert "cross-fitted over 2 held-out writers" in capsys.readouterr().err
     spec = json.loads((tmp_path / "m" / "config.json").read_text())["nlpguard"]
-    assert spec["format_version"] == 2 and set(spec["temperatures"]) == set(LABELS)
+    assert spec["format_version"] == 2 and set(spec["platt"]) == set(LABELS)
     metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
     calibration = metrics["held_out_writer_calibration"]
     assert sorted(calibration["writers"]) == ["street", "voice"] and calibration["n"] == 12
@@ -114,7 +119,7 @@ def test_calibrate_on_held_out_writers_writes_temperatures_and_cross_fitted_figu
     card = (tmp_path / "m" / "README.md").read_text(encoding="utf-8")
     assert "Calibration on held-out writers (2 writers, cross-fitted)" in card and "in-sample" in card
     assert [p.read_bytes() for p in weight_files] == weights  # weights untouched
-    # The stored temperatures and thresholds reproduce the reported decisions when the model is loaded and scans.
+    # The stored scaling and thresholds reproduce the reported decisions when the model is loaded and scans.
     held = [json.loads(line) for line in (held_out_folder / "test.jsonl").read_text(encoding="utf-8").splitlines()]
     results = Guard.load(tmp_path / "m").scan([r["text"] for r in held], task="messages")
     for label in LABELS:

@@ -486,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
     calibrate.add_argument("--aggregation", choices=("max_sentence", "whole"), help="messages: switch aggregation")
     calibrate.add_argument("--target-precision", type=float, help="tune each label to this precision instead of best F1")
     calibrate.add_argument("--held-out-writers", action="store_true",
-                           help="fit per-label temperatures and thresholds on the whole writers the model's test split "
+                           help="fit per-label Platt scaling and thresholds on the whole writers the model's test split "
                                 "holds out (training/hold_out_writers.py), cross-fitted writer by writer")
     calibrate.set_defaults(func=cmd_calibrate)
 

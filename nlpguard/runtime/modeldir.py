@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -26,7 +27,7 @@ PACKAGED_MODELS = Path(__file__).parent.parent / "models"
 DEFAULT_MODEL = "baseline"
 CONFIG_FILE = "config.json"
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
-FORMAT_VERSION = 2  # the newest format this nlpguard reads; 2 adds ``temperatures`` (a model without them is written as 1)
+FORMAT_VERSION = 2  # the newest format this nlpguard reads; 2 adds ``platt`` (a model without it is written as 1)
 
 
 class Scorer(Protocol):
@@ -57,18 +58,19 @@ class ModelSpec:
     options: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
     backbone: dict[str, Any] | None = None  # a fetched backbone's name, source and licence (nlpguard.training.backbones)
-    # Per-label temperature T: a label's score is sigmoid(logit(p) / T) of the scorer's probability p
-    # (nlpguard.training.writer_calibration); thresholds apply to the tempered score. Empty: scores as the scorer gives them.
-    temperatures: dict[str, float] = field(default_factory=dict)
+    # Per-label Platt scaling [slope, intercept]: a label's score is sigmoid(slope * logit(p) + intercept) of the
+    # scorer's probability p (nlpguard.training.writer_calibration); thresholds apply to the scaled score.
+    # Empty: scores as the scorer gives them.
+    platt: dict[str, list[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._check_types()
         if self.format_version > FORMAT_VERSION:
             raise ModelError(f"model format {self.format_version} was written by a newer nlpguard (this one reads up to "
                              f"{FORMAT_VERSION}): upgrade nlpguard")
-        unknown = sorted(set(self.temperatures) - set(self.labels))
+        unknown = sorted(set(self.platt) - set(self.labels))
         if unknown:
-            raise ModelError(f"temperatures name labels {unknown} the model does not have ({self.labels})")
+            raise ModelError(f"platt names labels {unknown} the model does not have ({self.labels})")
         check_task(self.task)
         extra = [label for label in self.labels if label not in self.label_descriptions and label not in LABELS]
         if extra:
@@ -98,9 +100,11 @@ class ModelSpec:
             value = self.options.get(key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
                 raise ModelError(f"options.{key} must be a non-negative whole number, got {value!r}")
-        if not isinstance(self.temperatures, dict) or any(
-                isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < 1000 for t in self.temperatures.values()):
-            raise ModelError(f"temperatures must map labels to positive numbers, got {self.temperatures!r}")
+        if not isinstance(self.platt, dict) or not all(
+                isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                                  and math.isfinite(v) for v in pair) and pair[0] > 0
+                for pair in self.platt.values()):
+            raise ModelError(f"platt must map labels to [slope, intercept] with a positive slope, got {self.platt!r}")
         if isinstance(self.format_version, bool) or not isinstance(self.format_version, int):
             raise ModelError(f"format_version must be a whole number, got {self.format_version!r}")
         if "max_length" in self.options and not 0 <= self.options.get("stride", 0) < self.options["max_length"]:
@@ -108,14 +112,14 @@ class ModelSpec:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready form stored under ``"nlpguard"`` in ``config.json`` (``backbone`` only when known,
-        ``temperatures`` and format 2 only when set, so a model without them stays readable by format-1 readers)."""
+        ``platt`` and format 2 only when set, so a model without it stays readable by format-1 readers)."""
         data = asdict(self)
         if data["backbone"] is None:
             del data["backbone"]
-        if data["temperatures"]:
+        if data["platt"]:
             data["format_version"] = 2
         else:
-            del data["temperatures"]
+            del data["platt"]
             data["format_version"] = 1
         return data
 

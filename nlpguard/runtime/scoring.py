@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 from .modeldir import Model
 from ..io.segment import Span, split_clauses, split_sentences
@@ -77,18 +78,20 @@ def score_texts(model: Model, texts: list[str], thresholds: dict[str, float] | N
     return results
 
 
-def temper(probabilities: np.ndarray, temperatures: np.ndarray) -> np.ndarray:
-    """``sigmoid(logit(p) / T)`` per column: scores of ``probabilities`` (n, n_labels) at per-label
-    temperatures (n_labels,); T > 1 softens an over-confident model, T = 1 changes nothing."""
+def platt_scale(probabilities: np.ndarray, slopes, intercepts) -> np.ndarray:
+    """``sigmoid(slope * logit(p) + intercept)`` per column of ``probabilities`` (n, n_labels), with one
+    slope and intercept per label; slope 1, intercept 0 changes nothing, and a positive slope keeps the order."""
     p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-12, 1 - 1e-12)
-    return 1.0 / (1.0 + np.exp(-np.log(p / (1 - p)) / np.asarray(temperatures, dtype=np.float64)))
+    logits = np.log(p / (1 - p)) * np.asarray(slopes, dtype=np.float64) + np.asarray(intercepts, dtype=np.float64)
+    return expit(logits)
 
 
 def _predict(model: Model, texts: list[str]) -> np.ndarray:
     # Scores are rounded once, here, so that a reported score and the decision on it never disagree.
     scores = model.scorer.predict_proba(texts).astype(np.float64)
-    if model.spec.temperatures:
-        scores = temper(scores, [model.spec.temperatures.get(label, 1.0) for label in model.spec.labels])
+    if model.spec.platt:
+        pairs = [model.spec.platt.get(label, [1.0, 0.0]) for label in model.spec.labels]
+        scores = platt_scale(scores, [a for a, _ in pairs], [b for _, b in pairs])
     return np.round(scores, SCORE_DECIMALS)
 
 

@@ -64,8 +64,8 @@ def _plain_transformers_snippet(spec: ModelSpec) -> list[str]:
             "It is a standard Hugging Face `AutoModelForSequenceClassification` directory, but nlpguard's "
             "scores need three steps the plain pipeline does not do: the text is **normalised first** "
             "(`nlpguard.text.normalize.normalize_text`: NFKC, traditional → simplified, disguise recovery; raw text "
-            "scores differ), each label's score is a **sigmoid** of its logit (not a softmax; divided first by the "
-            "label's temperature where `nlpguard.temperatures` has one), and a text longer "
+            "scores differ), each label's score is a **sigmoid** of its logit (not a softmax; the logit first scaled "
+            "as `a * logit + b` where `nlpguard.platt` gives the label `[a, b]`), and a text longer "
             f"than {max_length} tokens is scored in windows of {max_length} tokens overlapping by {stride}, each "
             "label taking its maximum. Thresholds are in `config.json` under `nlpguard.thresholds`.", "",
             "```python",
@@ -80,25 +80,26 @@ def _plain_transformers_snippet(spec: ModelSpec) -> list[str]:
             "padding=True, return_tensors='pt')",
             "with torch.no_grad():",
             "    logits = model(**batch).logits  # texts within the window length",
-            "scores = torch.sigmoid(logits / torch.tensor([spec.get('temperatures', {}).get(l, 1.0) for l in spec['labels']]))",
+            "platt = torch.tensor([spec.get('platt', {}).get(l, [1.0, 0.0]) for l in spec['labels']])",
+            "scores = torch.sigmoid(logits * platt[:, 0] + platt[:, 1])",
             "flagged = [[l for l, s in zip(spec['labels'], row) if s >= spec['thresholds'][l]] for row in scores.tolist()]",
             "```", ""]
 
 
 def _writer_calibration_section(figures: dict, spec: ModelSpec) -> list[str]:
-    """The card's account of :mod:`nlpguard.training.writer_calibration`: temperatures, cross-fitted figures, ECE."""
+    """The card's account of :mod:`nlpguard.training.writer_calibration`: Platt scaling, cross-fitted figures, ECE."""
     labels = spec.labels
     lines = ["", f"## Calibration on held-out writers ({len(figures['writers'])} writers, cross-fitted)", "",
-             "Each held-out writer's texts were scored at the temperatures and thresholds fitted on the other held-out "
+             "Each held-out writer's texts were scored through the Platt scaling and at the thresholds fitted on the other held-out "
              "writers plus the reference dev negatives: these are the figures to expect on text by a writer the model "
-             "and its calibration never saw. The shipped temperatures and thresholds were fitted on all of them "
-             "(score = sigmoid(logit / T)).", ""]
+             "and its calibration never saw. The shipped scaling and thresholds were fitted on all of them "
+             "(score = sigmoid(a * logit + b)).", ""]
     lines += _metrics_table(figures | {"labels": {l: figures["labels"][l] | {"threshold": "per writer"} for l in labels}},
                             labels)
-    lines += ["", "| label | temperature | ECE before | ECE after (cross-fitted) | real negatives flagged |",
+    lines += ["", "| label | Platt [a, b] | ECE before | ECE after (cross-fitted) | real negatives flagged |",
               "|---|---|---|---|---|"]
     real = figures.get("real_negatives_false_positive_rate_per_label") or {}
-    lines += [f"| `{l}` | {spec.temperatures.get(l, 1.0)} | {figures['ece'][l]['before']} | {figures['ece'][l]['after']} "
+    lines += [f"| `{l}` | {spec.platt.get(l, [1.0, 0.0])} | {figures['ece'][l]['before']} | {figures['ece'][l]['after']} "
               f"| {real.get(l, '–')} |" for l in labels]
     lines += ["", "Macro-F1 per held-out writer: " + ", ".join(f"{w} {f1}" for w, f1 in figures["writers"].items()) + "."]
     return lines
@@ -154,7 +155,7 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
               f"- Reference corpora (read from `../shared/corpora` when present): train {counts.get('real_train', 0)}, "
               f"dev {counts.get('real_dev', 0)}, test {counts.get('real_test', 0)} texts "
               + f"({task_info(spec.task).reference_text}).",
-              ("- Temperatures and thresholds were fitted on the test split's held-out writers plus reference dev negatives "
+              ("- Platt scaling and thresholds were fitted on the test split's held-out writers plus reference dev negatives "
                "(*Calibration on held-out writers* below)"
                + (f", thresholds then raised until at most {config['max_real_fp']:.2%} of those negatives reach them"
                   if config.get("max_real_fp") is not None else "")
