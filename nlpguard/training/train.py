@@ -415,11 +415,7 @@ def recalibrate(directory: str | Path, aggregation: str | None = None, target_pr
     ``training_config.json`` and the model card; weights are untouched. Returns the new metrics.
     """
     directory = Path(directory)
-    try:
-        settings = json.loads((directory / "training_config.json").read_text(encoding="utf-8"))
-        previous = json.loads((directory / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{directory} has no readable training_config.json and metrics.json: {exc}") from exc
+    settings, previous = read_training_run(directory)
     if aggregation is not None:
         settings["aggregation"] = aggregation
     if target_precision is not None:
@@ -428,9 +424,25 @@ def recalibrate(directory: str | Path, aggregation: str | None = None, target_pr
     model = Model.load(directory, config.task)
     model.spec.aggregation = config.aggregation  # a task with one aggregation keeps it (TrainConfig)
     metrics = _calibrate(config, model, load_splits(config)[0], reference_data(config, log), log)
+    write_recalibrated(directory, config, model, metrics, previous)
+    log(f"test macro-F1 {metrics['test']['macro_f1']}, {directory} recalibrated")
+    return metrics
+
+
+def read_training_run(directory: Path) -> tuple[dict, dict]:
+    """The ``training_config.json`` settings and ``metrics.json`` of a trained model directory."""
+    try:
+        settings = json.loads((directory / "training_config.json").read_text(encoding="utf-8"))
+        previous = json.loads((directory / "metrics.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{directory} has no readable training_config.json and metrics.json: {exc}") from exc
+    return settings, previous
+
+
+def write_recalibrated(directory: Path, config: TrainConfig, model: Model, metrics: dict, previous: dict) -> None:
+    """Rewrite a recalibrated model's ``config.json`` (its spec, the transformers part kept), metrics (the
+    ``previous`` run's history, time and counts kept), settings and card; the weights are not touched."""
     metrics |= {k: previous[k] for k in ("history", "train_seconds", "counts") if k in previous}
     hf_config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
     write_config(directory, model.spec, extra=hf_config)
     _write_reports(directory, config, model.spec, metrics)
-    log(f"test macro-F1 {metrics['test']['macro_f1']}, {directory} recalibrated")
-    return metrics

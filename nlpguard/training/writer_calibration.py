@@ -18,7 +18,6 @@ longer held out — the cross-fitted figures are (the model card says so).
 """
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -26,12 +25,12 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 
 from ..errors import ModelError
-from ..runtime.modeldir import CONFIG_FILE, Model, write_config
+from ..runtime.modeldir import Model
 from ..runtime.scoring import platt_scale
 from .crossval import FoldScores, fold_thresholds_for_final, held_out_metrics, writer_of
 from .evaluation import gold_matrix, predict_scores
 from .metrics import expected_calibration_error
-from .modelcard import HELD_OUT_FILE, write_model_card
+from .modelcard import HELD_OUT_FILE
 
 
 def fit_platt(truth: np.ndarray, probabilities: np.ndarray) -> list[float]:
@@ -108,14 +107,10 @@ def calibrate_on_held_out_writers(directory: str | Path, log=print) -> dict:
     (``held_out_writer_calibration``: the cross-fitted figures; ``test`` is then in-sample) and the
     model card; the weights are untouched. Returns the new metrics.
     """
-    from .train import TrainConfig, _calibrate, _write_reports, load_splits, reference_data
+    from .train import TrainConfig, _calibrate, load_splits, read_training_run, reference_data, write_recalibrated
 
     directory = Path(directory)
-    try:
-        settings = json.loads((directory / "training_config.json").read_text(encoding="utf-8"))
-        previous = json.loads((directory / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"{directory} has no readable training_config.json and metrics.json: {exc}") from exc
+    settings, previous = read_training_run(directory)
     config = TrainConfig.from_dict(settings)
     if not any((Path(source) / HELD_OUT_FILE).is_file() for source in config.sources):
         raise ModelError(f"{directory} was not trained on a folder with whole writers held out ({HELD_OUT_FILE}, "
@@ -142,8 +137,5 @@ def calibrate_on_held_out_writers(directory: str | Path, log=print) -> dict:
     log(f"Platt scaling [slope, intercept] {platt}, thresholds {model.spec.thresholds}")
     metrics = _calibrate(config, model, load_splits(config)[0], real, log, tune=False)
     metrics["held_out_writer_calibration"] = figures
-    metrics |= {k: previous[k] for k in ("history", "train_seconds", "counts") if k in previous}
-    hf_config = json.loads((directory / CONFIG_FILE).read_text(encoding="utf-8"))
-    write_config(directory, model.spec, extra=hf_config)
-    _write_reports(directory, config, model.spec, metrics)
+    write_recalibrated(directory, config, model, metrics, previous)
     return metrics
