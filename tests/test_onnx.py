@@ -82,3 +82,25 @@ def test_exporting_a_baseline_model_is_a_clear_error(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "nlpguard", "export-onnx", "--model", "baseline", "--output",
                            str(tmp_path / "x")], capture_output=True, text=True)
     assert proc.returncode == 2 and "only transformer models export to ONNX" in proc.stderr
+
+
+def test_platt_scaling_in_the_config_applies_on_the_onnx_backend_as_on_torch(exported, tmp_path):
+    import shutil
+
+    from nlpguard.runtime.scoring import platt_scale
+
+    source, output, _ = exported
+    texts = [t for t, _ in TINY_MESSAGES]
+    plain = Guard.load(output, backend="onnx").scan(texts, task="messages")
+    copies = {}
+    for name, directory in (("torch", source), ("onnx", output)):
+        copies[name] = shutil.copytree(directory, tmp_path / name)
+        config = json.loads((copies[name] / "config.json").read_text(encoding="utf-8"))
+        config["nlpguard"]["platt"] = {"intimidation": [0.5, -1.0]}
+        (copies[name] / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    scaled = {name: Guard.load(path, backend=name).scan(texts, task="messages") for name, path in copies.items()}
+    for before, after_onnx, after_torch in zip(plain, scaled["onnx"], scaled["torch"]):
+        expected = platt_scale([[before["scores"]["intimidation"]]], [0.5], [-1.0])[0, 0]
+        assert after_onnx["scores"]["intimidation"] == pytest.approx(expected, abs=2e-4)
+        assert abs(after_onnx["scores"]["intimidation"] - after_torch["scores"]["intimidation"]) <= 2e-4
+        assert after_onnx["scores"]["insult"] == before["scores"]["insult"]
