@@ -83,6 +83,9 @@ def test_cross_fitting_thresholds_each_writer_on_the_others():
     assert sorted(figures["writers"]) == ["a", "b", "c"] and [f["writers"] for f in figures["folds"]] == [["a"], ["b"], ["c"]]
     assert figures["n"] == 180 and set(figures["ece"]) == set(LABELS)
     assert all(set(v) == {"before", "after"} for v in figures["ece"].values())
+    assert all(figures["labels"][l]["ece"] == figures["ece"][l]["after"] for l in LABELS)
+    # positives all at 0.97 and negatives spread over 0-0.9 are miscalibrated; scaling fitted on the other writers helps
+    assert all(figures["ece"][l]["after"] <= figures["ece"][l]["before"] for l in LABELS)
     with pytest.raises(ModelError, match="at least two writers"):
         cross_fitted_calibration(examples[:60], np.array(rows[:60]), real, LABELS)
 
