@@ -128,6 +128,13 @@ def test_calibrate_on_held_out_writers_writes_platt_scaling_and_cross_fitted_fig
     for label in LABELS:
         block = metrics["test"]["labels"][label]
         assert sum(label in r["labels"] for r in results) == block["tp"] + block["fp"]
+    # Re-tuning thresholds on dev drops the scaling fitted with the held-out writers' thresholds, saying so.
+    capsys.readouterr()
+    assert main(["calibrate", "--model", str(tmp_path / "m")]) == 0
+    assert "Platt scaling fitted on held-out writers is dropped" in capsys.readouterr().err
+    spec = json.loads((tmp_path / "m" / "config.json").read_text())["nlpguard"]
+    assert "platt" not in spec and spec["format_version"] == 1
+    assert "held_out_writer_calibration" not in json.loads((tmp_path / "m" / "metrics.json").read_text())
 
 
 def test_calibrate_on_held_out_writers_refuses_a_model_without_them(writer_data, tmp_path):

@@ -411,7 +411,8 @@ def recalibrate(directory: str | Path, aggregation: str | None = None, target_pr
     """Re-tune a trained model's thresholds without retraining, optionally under a new aggregation
     or precision target, on the same dev data its training used (``training_config.json``).
 
-    Rewrites ``config.json`` (thresholds, aggregation), ``metrics.json`` (training history kept),
+    Rewrites ``config.json`` (thresholds, aggregation; a Platt scaling from
+    :mod:`~nlpguard.training.writer_calibration` is dropped), ``metrics.json`` (training history kept),
     ``training_config.json`` and the model card; weights are untouched. Returns the new metrics.
     """
     directory = Path(directory)
@@ -423,6 +424,10 @@ def recalibrate(directory: str | Path, aggregation: str | None = None, target_pr
     config = TrainConfig.from_dict(settings)
     model = Model.load(directory, config.task)
     model.spec.aggregation = config.aggregation  # a task with one aggregation keeps it (TrainConfig)
+    if model.spec.platt:
+        model.spec.platt = {}
+        log("the Platt scaling fitted on held-out writers is dropped with its thresholds: run "
+            "`nlpguard calibrate --held-out-writers` again to restore it")
     metrics = _calibrate(config, model, load_splits(config)[0], reference_data(config, log), log)
     write_recalibrated(directory, config, model, metrics, previous)
     log(f"test macro-F1 {metrics['test']['macro_f1']}, {directory} recalibrated")
