@@ -7,7 +7,7 @@ any-label false-positive rate on held-out real SMS and spam; clauses: macro-F1 o
 real clauses of unseen documents), texts per second on this CPU and size on disk.
 
 Usage: python training/compare_models.py --task messages --models baseline runs/bert-messages
-       [--markdown] [--speed-texts 2000]
+       [--speed-texts 2000]
 """
 from __future__ import annotations
 
