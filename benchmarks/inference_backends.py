@@ -134,7 +134,7 @@ def server_figures(model: str | None, texts: list[str], requests: int, clients: 
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    args = [sys.executable, "-m", "nlpguard.apps.cli", "serve", "--port", str(port)] + (["--model", model] if model else [])
+    args = [sys.executable, "-m", "nlpguard", "serve", "--port", str(port)] + (["--model", model] if model else [])
     server = subprocess.Popen(args, stderr=subprocess.DEVNULL)
 
     def post(client: httpx.Client, i: int, text: str) -> float:
@@ -151,12 +151,16 @@ def server_figures(model: str | None, texts: list[str], requests: int, clients: 
 
     try:
         with httpx.Client(base_url=base, timeout=30) as client:
-            for _ in range(600):
+            for _ in range(1200):
+                if server.poll() is not None:
+                    raise SystemExit(f"nlpguard serve exited with status {server.returncode} before answering /health")
                 try:
                     if client.get("/health").status_code == 200:
                         break
                 except httpx.TransportError:
                     time.sleep(0.1)
+            else:
+                raise SystemExit("nlpguard serve did not answer /health within 120 s")
             times = [post(client, i, text) for i, text in enumerate(texts[:requests + 20])][20:]  # 20 warm up
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=clients) as pool:

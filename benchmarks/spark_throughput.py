@@ -54,7 +54,7 @@ def write_inputs(texts: list[str], n: int, folder: Path) -> tuple[Path, Path]:
 
 def time_cli(path: Path, output: Path, model: str | None, batch_size: int) -> float:
     """Seconds of one ``nlpguard scan`` child process."""
-    args = [sys.executable, "-m", "nlpguard.apps.cli", "scan", str(path), "--task", "messages", "--output", str(output),
+    args = [sys.executable, "-m", "nlpguard", "scan", str(path), "--task", "messages", "--output", str(output),
             "--progress", "off", "--batch-size", str(batch_size)] + (["--model", model] if model else [])
     started = time.perf_counter()
     if subprocess.run(args, check=False).returncode not in (0, 1):
