@@ -13,7 +13,7 @@ from nlpguard.training.data import Example
 from nlpguard.training.writer_calibration import cross_fitted_calibration, fit_platt
 
 from .conftest import write_jsonl
-from .test_crossval import WRITERS
+from .test_crossval import WRITERS, writer_data  # noqa: F401  (writer_data: the fixture, shared)
 
 LABELS = ["intimidation", "privacy_disclosure", "insult"]
 
@@ -143,5 +143,3 @@ def test_calibrate_on_held_out_writers_refuses_a_model_without_them(writer_data,
     assert main(["calibrate", "--model", str(tmp_path / "m"), "--held-out-writers"]) == 2
     assert main(["calibrate", "--model", str(tmp_path / "m"), "--held-out-writers", "--aggregation", "whole"]) == 2
 
-
-from .test_crossval import writer_data  # noqa: E402,F401  (the fixture, shared)

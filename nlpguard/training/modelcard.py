@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from .backbones import licence_line
+from .data import in_repository
 from ..runtime.modeldir import ModelSpec
 from ..taxonomy import LABELS, task_info
 
@@ -40,10 +41,11 @@ def _sources(config: dict) -> list[str]:
     return [str(source) for source in data] if isinstance(data, list) else [str(data)]
 
 
-def _held_out_writers(config: dict) -> list[str]:
-    """The writers a data folder made by ``training/hold_out_writers.py`` holds out as its test split (else [])."""
+def held_out_writers(config: dict) -> list[str]:
+    """The writers a data folder made by ``training/hold_out_writers.py`` holds out as its test split (else []);
+    ``config``: saved training settings, their data paths found as training finds them."""
     for source in _sources(config):
-        path = Path(source) / HELD_OUT_FILE
+        path = in_repository(source) / HELD_OUT_FILE
         if path.is_file():
             return list(json.loads(path.read_text(encoding="utf-8")).get("writers", []))
     return []
@@ -54,7 +56,7 @@ def _is_project_model(spec: ModelSpec, config: dict) -> bool:
     out) with taxonomy labels only (so its domain claims hold)."""
     return (all(label in LABELS for label in spec.labels)
             and (any(source.rstrip("/").endswith(PROJECT_DATA[spec.task]) for source in _sources(config))
-                 or bool(_held_out_writers(config))))
+                 or bool(held_out_writers(config))))
 
 
 def _plain_transformers_snippet(spec: ModelSpec) -> list[str]:
@@ -115,7 +117,7 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
     """
     labels = spec.labels
     ours = _is_project_model(spec, config)
-    held_out = _held_out_writers(config)
+    held_out = held_out_writers(config)
     calibrated = metrics.get("held_out_writer_calibration")
     intended = _INTENDED[spec.task] if ours else (
         f"Classifying Chinese texts into the labels below, as trained on `{' + '.join(_sources(config))}`. nlpguard's "

@@ -30,7 +30,7 @@ from ..runtime.scoring import platt_scale
 from .crossval import FoldScores, fold_thresholds_for_final, held_out_metrics, writer_of
 from .evaluation import gold_matrix, predict_scores
 from .metrics import expected_calibration_error
-from .modelcard import HELD_OUT_FILE
+from .modelcard import HELD_OUT_FILE, held_out_writers
 
 
 def fit_platt(truth: np.ndarray, probabilities: np.ndarray) -> list[float]:
@@ -114,13 +114,14 @@ def calibrate_on_held_out_writers(directory: str | Path, log=print) -> dict:
     directory = Path(directory)
     settings, previous = read_training_run(directory)
     config = TrainConfig.from_dict(settings)
-    if not any((Path(source) / HELD_OUT_FILE).is_file() for source in config.sources):
+    if not held_out_writers(settings):
         raise ModelError(f"{directory} was not trained on a folder with whole writers held out ({HELD_OUT_FILE}, "
                          "written by training/hold_out_writers.py): there are no unseen writers to calibrate on")
     model = Model.load(directory, config.task)
     model.spec.platt = {}
     labels = model.spec.labels
-    held = load_splits(config)[0]["test"]
+    splits = load_splits(config)[0]
+    held = splits["test"]
     real = reference_data(config, log)
     log(f"scoring {len(held)} texts of held-out writers and {len(real['dev'])} real dev negatives")
     scores = predict_scores(model, [e.text for e in held])
@@ -137,7 +138,7 @@ def calibrate_on_held_out_writers(directory: str | Path, log=print) -> dict:
     model.spec.thresholds = {label: round(float(cut), 4) for label, cut in zip(labels, cuts)}
     model.spec.platt = platt
     log(f"Platt scaling [slope, intercept] {platt}, thresholds {model.spec.thresholds}")
-    metrics = _calibrate(config, model, load_splits(config)[0], real, log, tune=False)
+    metrics = _calibrate(config, model, splits, real, log, tune=False)
     metrics["held_out_writer_calibration"] = figures
     write_recalibrated(directory, config, model, metrics, previous)
     return metrics
