@@ -8,11 +8,18 @@ the text read from the file is mapped back to the original text
 (:func:`document_formats.source_offsets`) and counted against the hand labels
 (:func:`nlpguard.training.evaluation.evidence_from_flags`). The original text is the first row.
 
+A model trained on every real clause (``real_document_folds``, as the default clause model is)
+has seen these policies, so it is not measured on them: its folds are trained again from its
+``training_config.json`` (:func:`nlpguard.training.train.real_document_cross_fit`) and each policy
+is scanned by the fold model that never saw it, at that fold's thresholds — the figures in its
+``metrics.json``, now read from every format. Any other model is scanned as it is.
+
 Usage: python training/evidence_formats.py [--model NAME_OR_DIR]
 """
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 from pathlib import Path
 
@@ -22,6 +29,9 @@ from nlpguard.training.corpora import corpora_dir, real_documents
 from nlpguard.io.documents import read_document
 from nlpguard.training.evaluation import document_flags, evidence_from_flags
 from nlpguard.guard import Guard
+from nlpguard.runtime.modeldir import Model
+from nlpguard.training.document_folds import fold_thresholds
+from nlpguard.training.train import TrainConfig, load_splits, read_training_run, real_document_cross_fit, reference_data
 
 
 def main() -> None:
@@ -33,21 +43,36 @@ def main() -> None:
     if root is None:
         parser.error("the reference corpora were not found (../shared/corpora or $NLPGUARD_CORPORA)")
     model = Guard.load(args.model).model("clauses")
-    thresholds, labels = model.spec.thresholds, model.spec.labels
-    documents = real_documents(root, Path(__file__).resolve().parent.parent / "data" / "real_clauses")
-    rows = {"original text": [(doc, document_flags(model, text, thresholds), clauses) for doc, text, clauses in documents]}
-    with tempfile.TemporaryDirectory() as folder:
+    rows: dict[str, list] = {}
+    for scanner, thresholds, documents in _scanners(model, root):
         for doc, text, clauses in documents:
-            for kind, path in write_formats(text, Path(folder), doc).items():
-                extracted = read_document(path)
-                back = source_offsets(text, extracted)
-                flags = [((int(back[s]), int(back[e])), label) for (s, e), label in document_flags(model, extracted, thresholds)]
-                rows.setdefault(kind, []).append((doc, flags, clauses))
+            rows.setdefault("original text", []).append((doc, document_flags(scanner, text, thresholds), clauses))
+            with tempfile.TemporaryDirectory() as folder:
+                for kind, path in write_formats(text, Path(folder), doc).items():
+                    extracted = read_document(path)
+                    back = source_offsets(text, extracted)
+                    flags = [((int(back[s]), int(back[e])), label)
+                             for (s, e), label in document_flags(scanner, extracted, thresholds)]
+                    rows.setdefault(kind, []).append((doc, flags, clauses))
+    labels = model.spec.labels
     print(f"| read from | flags per policy | precision | recall |")
     print("|---|---|---|---|")
     for kind in ["original text", *FORMATS]:
         m = evidence_from_flags(rows[kind], labels)
         print(f"| {kind} | {m['flags_per_document']:.1f} | {m['precision']:.3f} | {m['recall']:.3f} |")
+
+
+def _scanners(model: Model, root: Path) -> list[tuple[Model, dict[str, float], list]]:
+    """(model, thresholds, the policies it scans) per fold of a cross-fitted model, or the model itself on all."""
+    overlay = Path(__file__).resolve().parent.parent / "data" / "real_clauses"
+    settings, _ = read_training_run(model.path) if (model.path / "training_config.json").is_file() else ({}, None)
+    if not settings.get("real_document_folds"):
+        return [(model, model.spec.thresholds, real_documents(root, overlay))]
+    config = TrainConfig.from_dict(settings | {"corpora": str(root)})
+    print(f"{model.path} trained on every real clause: training its {config.real_document_folds} folds again", file=sys.stderr)
+    results, _ = real_document_cross_fit(config, model, load_splits(config)[0], reference_data(config, print), print)
+    return [(fold.model, fold_thresholds(results, k, model.spec.labels, config.target_precision),
+             [document for document, _ in fold.scanned]) for k, fold in enumerate(results)]
 
 
 if __name__ == "__main__":

@@ -474,6 +474,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--writer-folds", type=int,
                        help="k >= 2: evaluate with whole writers held out (records' 'writer' field) in k folds and "
                             "tune thresholds on the held-out scores")
+    train.add_argument("--real-document-folds", type=int,
+                       help="clauses, k >= 2: cross-fit the labelled real clauses in k folds of whole documents, "
+                            "measure on the held-out scores and tune thresholds on them; the model trains on all of them")
+    train.add_argument("--real-clause-weight", type=float,
+                       help="clauses: weight of the labelled real clauses relative to authored ones (default 1)")
     train.add_argument("--max-real-fp", type=float,
                        help="with --writer-folds: cap each label's false-positive rate on real-negative dev texts")
     train.add_argument("--dedupe", action="store_true", default=None,

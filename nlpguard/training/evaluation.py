@@ -6,7 +6,7 @@ import numpy as np
 from .data import Example
 from .metrics import label_metrics
 from ..runtime.modeldir import Model
-from ..runtime.scoring import score_texts
+from ..runtime.scoring import TextScores, score_texts
 
 
 def gold_matrix(examples: list[Example], labels: list[str]) -> np.ndarray:
@@ -116,9 +116,13 @@ def _overlaps(a: tuple[int, int], b: tuple[int, int], share: float) -> bool:
 
 def document_flags(model: Model, text: str, thresholds: dict[str, float]) -> list[tuple[tuple[int, int], str]]:
     """The flags of one document scanned whole, as ``scan`` does: ``((start, end), label)`` per clause and label."""
-    result = score_texts(model, [text], thresholds)[0]
+    return unit_flags(score_texts(model, [text], thresholds)[0], model.spec.labels, thresholds)
+
+
+def unit_flags(result: TextScores, labels: list[str], thresholds: dict[str, float]) -> list[tuple[tuple[int, int], str]]:
+    """The ``((start, end), label)`` flags of one scored text: each unit and label at or above its threshold."""
     return [((u.start, u.end), label) for u, row in zip(result.units, result.unit_scores)
-            for label, score in zip(model.spec.labels, row) if score >= thresholds[label]]
+            for label, score in zip(labels, row) if score >= thresholds[label]]
 
 
 def evidence_metrics(model: Model, documents: list[tuple[str, str, list[Example]]],

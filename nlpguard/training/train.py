@@ -21,6 +21,7 @@ from ..runtime import baseline
 from .augment import disguise_example
 from .backbones import licence_line, licence_record
 from .corpora import corpora_dir, message_negatives, real_clause_splits, real_clauses, real_documents
+from .document_folds import DocumentFold, cross_fit, cross_fitted_metrics, deal_documents, final_thresholds
 from .crossval import cross_validate, fold_thresholds_for_final, held_out_metrics, is_held_out_writer, writer_folds
 from .data import (REVIEW_SOURCE, SPLITS, Example, ReviewMerge, apply_reviews, drop_duplicates, group_split,
                    in_repository, is_review_file, read_any)
@@ -73,6 +74,12 @@ class TrainConfig:
             the other writers and scores the fold (:mod:`nlpguard.training.crossval`). The final model's
             thresholds are then tuned on those held-out scores (test-split texts left out) plus real
             negatives and the never-held-out writers' dev texts, never on same-writer dev.
+        real_document_folds: 0, or k >= 2 to cross-fit the labelled real clauses (clauses only): their
+            documents are dealt into k folds, one model per fold trains on the authored clauses and
+            the other folds' real clauses (near-copies of the fold's left out) and scores the fold
+            (:mod:`nlpguard.training.document_folds`). The real figures are then those held-out
+            scores, each fold thresholded on the other folds; the final model trains on every real
+            clause, its thresholds tuned on all held-out real scores (the real positive rate).
         max_real_fp: raise a label's threshold until at most this share of the real-negative dev
             texts (real SMS, spam) reach it (e.g. 0.001), after tuning on held-out writers (with
             ``writer_folds``) or on dev.
@@ -112,6 +119,7 @@ class TrainConfig:
     augment: float = 0.0
     dedupe: bool = False
     writer_folds: int = 0
+    real_document_folds: int = 0
     max_real_fp: float | None = None
     never_held_out: list[str] = field(default_factory=lambda: ["v1-"])
     seed: int = 0
@@ -137,6 +145,12 @@ class TrainConfig:
             raise ValueError("target_precision must be in (0, 1]")
         if self.writer_folds == 1 or self.writer_folds < 0:
             raise ValueError("writer_folds must be 0 (off) or at least 2")
+        if self.real_document_folds == 1 or self.real_document_folds < 0:
+            raise ValueError("real_document_folds must be 0 (off) or at least 2")
+        if self.real_document_folds and task_info(self.task).reference != "labelled":
+            raise ValueError(f"real_document_folds cross-fits labelled real clauses: task {self.task!r} has none")
+        if self.real_document_folds and self.writer_folds:
+            raise ValueError("choose writer_folds or real_document_folds: thresholds are tuned on one kind of held-out scores")
         if self.max_real_fp is not None and not 0 <= self.max_real_fp < 1:
             raise ValueError("max_real_fp must be in [0, 1)")
         if not 0 <= self.augment <= 1:
@@ -237,7 +251,11 @@ def reference_data(config: TrainConfig, log) -> dict[str, list[Example]]:
             real["train"] = rng.sample(real["train"], min(len(real["train"]), config.max_real_negatives))
         log(f"extra negatives from {root}: " + ", ".join(f"{s} {len(v)}" for s, v in real.items()))
     elif reference == "labelled" and config.real_clause_labels and in_repository(config.real_clause_labels).is_dir():
-        real, near = real_clause_splits(real_clauses(root, in_repository(config.real_clause_labels)))
+        labelled = real_clauses(root, in_repository(config.real_clause_labels))
+        if config.real_document_folds:
+            log(f"real labelled clauses: {len(labelled)}, all trained on (cross-fitted by document for measurement)")
+            return {"train": labelled, "dev": [], "test": []}
+        real, near = real_clause_splits(labelled)
         log("real labelled clauses: " + ", ".join(f"{s} {len(v)}" for s, v in real.items())
             + f" ({near} training clause(s) left out as near-copies of dev/test clauses)")
     return real
@@ -359,8 +377,11 @@ def _calibrate(config: TrainConfig, model: Model, splits: dict[str, list[Example
     (authored + reference); kept as they are when not ``tune`` — and measure dev, test (per writer
     group too) and the real test sets."""
     labels = model.spec.labels
-    held_out = None
-    if tune and config.writer_folds:
+    held_out, cross_fitted = None, None
+    if tune and config.real_document_folds and real["train"]:
+        model.spec.thresholds, cross_fitted = _real_document_cross_fit(config, model, splits, real, log)
+        log(f"thresholds tuned on held-out real documents: {model.spec.thresholds}")
+    elif tune and config.writer_folds:
         model.spec.thresholds, held_out = _writer_held_out(config, model, splits, real, log)
         log(f"thresholds tuned on held-out writers and real negatives: {model.spec.thresholds}")
     elif tune:
@@ -384,6 +405,8 @@ def _calibrate(config: TrainConfig, model: Model, splits: dict[str, list[Example
                                           "false_positive_rate": real_metrics["any_label_false_positive_rate"],
                                           "per_label": {l: round(v["fp"] / max(1, real_metrics["n"]), 4)
                                                         for l, v in real_metrics["labels"].items()}}
+    elif cross_fitted:
+        metrics |= cross_fitted
     elif real["test"]:
         gold, scores = gold_matrix(real["test"], labels), predict_scores(model, [e.text for e in real["test"]])
         predicted = scores >= np.array([model.spec.thresholds[l] for l in labels])
@@ -398,6 +421,38 @@ def _calibrate(config: TrainConfig, model: Model, splits: dict[str, list[Example
             log(f"evidence on {evidence['documents']} whole real documents: precision {evidence['precision']}, "
                 f"recall {evidence['recall']}, {evidence['flags_per_document']} flags per document")
     return metrics
+
+
+def real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str, list[Example]],
+                            real: dict[str, list[Example]], log=print) -> tuple[list[DocumentFold], list]:
+    """One model per fold of the labelled real documents (``config.real_document_folds``), each trained like
+    ``model`` on the authored train split and the other folds' real clauses; returns the folds and the
+    whole held-out policies (:func:`~nlpguard.training.corpora.real_documents`)."""
+    documents = real_documents(corpora_dir(config.corpora), in_repository(config.real_clause_labels), real["train"])
+    folds = deal_documents(real["train"], config.real_document_folds, documents, config.seed)
+
+    def fit(real_train: list[Example]) -> Model:
+        weights = _sample_weights(config, len(splits["train"]), len(real_train))
+        scorer = _fit(config, model.spec, splits["train"] + real_train, weights, splits["dev"], lambda line: None)[0]
+        return Model(model.spec, scorer, model.path)
+
+    return cross_fit(real["train"], documents, folds, fit, log), documents
+
+
+def _real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str, list[Example]],
+                             real: dict[str, list[Example]], log) -> tuple[dict[str, float], dict]:
+    """Thresholds for the final model and cross-fitted real figures, one model per fold of real documents."""
+    labels = model.spec.labels
+    results, _ = real_document_cross_fit(config, model, splits, real, log)
+    metrics = cross_fitted_metrics(results, labels, config.target_precision)
+    log(f"cross-fitted over {len(results)} folds of real documents: real clause macro-F1 "
+        f"{metrics['real_cross_fit']['all_real_clauses']['macro_f1']}"
+        + (f"; on the {metrics['real_evidence_test']['documents']} whole policies: clause macro-F1 "
+           f"{metrics['real_clauses_test']['macro_f1']}, evidence precision {metrics['real_evidence_test']['precision']}, "
+           f"recall {metrics['real_evidence_test']['recall']}" if "real_evidence_test" in metrics else ""))
+    thresholds = final_thresholds(results, labels, config.target_precision)
+    metrics["real_cross_fit"]["final_thresholds"] = thresholds
+    return thresholds, metrics
 
 
 def _write_reports(output: Path, config: TrainConfig, spec: ModelSpec, metrics: dict) -> None:
