@@ -158,3 +158,16 @@ def test_training_with_real_document_folds_trains_on_every_real_clause_and_repor
 def test_bad_real_document_fold_settings_are_refused(settings, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(data="d", output="o", **settings)
+
+
+def test_recalibrating_a_cross_fitted_model_tunes_on_the_held_out_documents_again(tmp_path):
+    from nlpguard.training.train import recalibrate
+
+    overlay = _corpora(tmp_path / "corpora")
+    config = TrainConfig(task="clauses", data=str(_authored(tmp_path / "authored")), output=str(tmp_path / "model"),
+                         corpora=str(tmp_path / "corpora"), real_clause_labels=str(overlay), real_document_folds=2,
+                         min_df=1, c=10.0)
+    trained = train(config, log=lambda line: None)
+    again = recalibrate(tmp_path / "model", log=lambda line: None)
+    assert again["real_cross_fit"]["final_thresholds"] == trained["real_cross_fit"]["final_thresholds"]
+    assert again["real_evidence_test"] == trained["real_evidence_test"]
