@@ -175,19 +175,32 @@ def _shingles(texts: list[str]):
     return matrix
 
 
-def near_copies(texts: list[str], references: list[str], level: float = 0.5) -> np.ndarray:
-    """For each text, whether some reference has character 5-gram Jaccard >= ``level`` with it (normalised)."""
-    if not texts or not references:
-        return np.zeros(len(texts), dtype=bool)
+def _close_pairs(texts: list[str], references: list[str], level: float) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(text rows, reference rows) of the pairs with character 5-gram Jaccard >= ``level``, in blocks."""
     mine, theirs = _shingles(texts), _shingles(references)
     my_sizes, their_sizes = np.asarray(mine.sum(axis=1)).ravel(), np.asarray(theirs.sum(axis=1)).ravel()
-    hit = np.zeros(len(texts), dtype=bool)
     for begin in range(0, len(texts), 2000):
         shared = (mine[begin:begin + 2000] @ theirs.T).tocoo()
         union = my_sizes[begin + shared.row] + their_sizes[shared.col] - shared.data
         close = shared.data >= level * np.maximum(union, 1)
-        hit[begin + shared.row[close]] = True
+        yield begin + shared.row[close], shared.col[close]
+
+
+def near_copies(texts: list[str], references: list[str], level: float = 0.5) -> np.ndarray:
+    """For each text, whether some reference has character 5-gram Jaccard >= ``level`` with it (normalised)."""
+    hit = np.zeros(len(texts), dtype=bool)
+    if texts and references:
+        for rows, _ in _close_pairs(texts, references, level):
+            hit[rows] = True
     return hit
+
+
+def near_copy_pairs(texts: list[str], level: float = 0.8) -> list[tuple[int, int]]:
+    """Index pairs ``(i, j)``, ``i < j``, of ``texts`` whose normalised character 5-gram Jaccard is >= ``level``."""
+    pairs: list[tuple[int, int]] = []
+    for rows, columns in _close_pairs(texts, texts, level) if texts else ():
+        pairs += [(int(i), int(j)) for i, j in zip(rows, columns) if i < j]
+    return sorted(pairs)
 
 
 def real_clause_splits(examples: list[Example]) -> tuple[dict[str, list[Example]], int]:

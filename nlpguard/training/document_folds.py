@@ -113,7 +113,7 @@ def cross_fitted_metrics(results: list[DocumentFold], labels: list[str], target_
     scanned whole, flag by flag) and ``real_cross_fit`` (all real clauses pooled, per-fold
     thresholds and sizes).
     """
-    shifted, golds, groups, flagged, fold_rows = [], [], [], [], []
+    shifted, raw, golds, groups, flagged, fold_rows = [], [], [], [], [], []
     policy_rows: list[int] = []
     for k, result in enumerate(results):
         thresholds = fold_thresholds(results, k, labels, target_precision)
@@ -123,19 +123,22 @@ def cross_fitted_metrics(results: list[DocumentFold], labels: list[str], target_
         policy_rows += [offset + i for i, e in enumerate(result.held_out) if e.group in policies]
         golds.append(gold_matrix(result.held_out, labels))
         shifted.append(result.scores - cut + 0.5)
+        raw.append(result.scores)
         groups += [e.group or e.id for e in result.held_out]
         flagged += [(doc_id, unit_flags(scores, labels, thresholds), clauses)
                     for (doc_id, _, clauses), scores in result.scanned]
         fold_rows.append({"documents": len(result.groups), "clauses": len(result.held_out),
                           "policies": len(result.scanned), "near_copies_left_out": result.near_copies_left_out,
                           "thresholds": thresholds})
-    gold, scores = np.vstack(golds), np.vstack(shifted)
+    gold, scores, unshifted = np.vstack(golds), np.vstack(shifted), np.vstack(raw)
     half = {label: 0.5 for label in labels}
 
     def pooled(rows) -> dict:
+        """Decisions at each fold's thresholds; PR-AUC and calibration error of the models' own scores."""
         block = label_metrics(gold[rows], scores[rows], labels, half)
-        for figures in block["labels"].values():
-            figures["threshold"] = "per fold"
+        as_scored = label_metrics(gold[rows], unshifted[rows], labels, half)["labels"]
+        for label, figures in block["labels"].items():
+            figures |= {"threshold": "per fold", "pr_auc": as_scored[label]["pr_auc"], "ece": as_scored[label]["ece"]}
         return block
 
     everything = pooled(slice(None))
