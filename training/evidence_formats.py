@@ -55,7 +55,7 @@ def main() -> None:
                              for (s, e), label in document_flags(scanner, extracted, thresholds)]
                     rows.setdefault(kind, []).append((doc, flags, clauses))
     labels = model.spec.labels
-    print(f"| read from | flags per policy | precision | recall |")
+    print("| read from | flags per policy | precision | recall |")
     print("|---|---|---|---|")
     for kind in ["original text", *FORMATS]:
         m = evidence_from_flags(rows[kind], labels)
