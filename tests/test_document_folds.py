@@ -150,10 +150,28 @@ def test_training_with_real_document_folds_trains_on_every_real_clause_and_repor
     assert saved == {label: metrics["real_cross_fit"]["final_thresholds"][label] for label in LABELS}
 
 
+def test_several_deals_pool_their_held_out_scores_for_the_thresholds_and_report_each_deal(tmp_path):
+    overlay = _corpora(tmp_path / "corpora")
+    settings = dict(task="clauses", data=str(_authored(tmp_path / "authored")), corpora=str(tmp_path / "corpora"),
+                    real_clause_labels=str(overlay), real_document_folds=2, min_df=1, c=10.0)
+    one = train(TrainConfig(output=str(tmp_path / "one"), **settings), log=lambda line: None)
+    three = train(TrainConfig(output=str(tmp_path / "three"), real_document_repeats=3, **settings), log=lambda line: None)
+    deals = three["real_cross_fit"]["deals"]
+    assert [d["seed"] for d in deals] == [0, 1, 2]
+    assert deals[0]["all_real_macro_f1"] == one["real_cross_fit"]["all_real_clauses"]["macro_f1"]  # deal 0 is the single deal
+    assert three["real_clauses_test"] == one["real_clauses_test"]                                   # full figures: deal 0
+    mean = np.mean([d["evidence_recall"] for d in deals])
+    assert three["real_cross_fit"]["mean_over_deals"]["evidence_recall"] == round(float(mean), 4)
+    card = (tmp_path / "three" / "README.md").read_text(encoding="utf-8")
+    assert "3 deals of the documents into folds" in card and "| mean |" in card
+
+
 @pytest.mark.parametrize("settings, message", [
     ({"task": "clauses", "real_document_folds": 1}, "real_document_folds must be 0"),
     ({"task": "messages", "real_document_folds": 3}, "task 'messages' has none"),
     ({"task": "clauses", "real_document_folds": 3, "writer_folds": 3}, "choose writer_folds or real_document_folds"),
+    ({"task": "clauses", "real_document_repeats": 2}, "above 1 only with real_document_folds"),
+    ({"task": "clauses", "real_document_folds": 3, "real_document_repeats": 0}, "at least 1"),
 ])
 def test_bad_real_document_fold_settings_are_refused(settings, message):
     with pytest.raises(ValueError, match=message):

@@ -6,16 +6,16 @@ writers plus a final model): writer-held-out macro-F1 and its worst fold, the an
 false-positive rate on held-out compliant texts (the hard negatives) and on real negatives
 (NUS SMS + FBS spam held-out part). With a clauses config (``real_document_folds``): the
 cross-fitted real-clause macro-F1 over every labelled real clause and over the whole
-held-out policies, and evidence precision/recall on those policies scanned whole; ``--seeds``
-repeats each setting over several deals of the documents into folds and prints their mean,
-since 30 policies give figures that move by a few points from one deal to the next. The
+held-out policies, and evidence precision/recall on those policies scanned whole, as means
+over ``--deals`` deals of the documents into folds (``real_document_repeats``), since 30
+policies give figures that move by a few points from one deal to the next. The
 authored test macro-F1 is printed for information only. Choose settings from the held-out
 columns, never from same-writer dev or test figures.
 
 Usage: python training/sweep_baseline.py --config training/configs/baseline_messages.json \
            --c 4,16 --char-ngrams 1-3,2-4 --real-weight 0.3,1 [--max-real-fp 0.001]
        python training/sweep_baseline.py --config training/configs/baseline_clauses.json \
-           --real-weight 1,3 --seeds 0,1,2,3
+           --real-weight 1,3 --deals 4
 """
 from __future__ import annotations
 
@@ -24,8 +24,6 @@ import itertools
 import json
 import tempfile
 from pathlib import Path
-
-import numpy as np
 
 from nlpguard.training.train import TrainConfig, train
 
@@ -41,12 +39,11 @@ def message_columns(metrics: dict) -> dict[str, float]:
 
 
 def clause_columns(metrics: dict) -> dict[str, float]:
-    """The cross-fitted real-clause and whole-policy evidence figures of a clauses run."""
-    evidence = metrics.get("real_evidence_test", {})
-    return {"real F1 all": metrics["real_cross_fit"]["all_real_clauses"]["macro_f1"],
-            "real F1 policies": metrics.get("real_clauses_test", {}).get("macro_f1", NAN),
-            "evidence P": evidence.get("precision") or NAN, "evidence R": evidence.get("recall") or NAN,
-            "flags/policy": evidence.get("flags_per_document") or NAN}
+    """The cross-fitted real-clause and whole-policy evidence figures of a clauses run, means over its deals."""
+    mean = metrics["real_cross_fit"]["mean_over_deals"]
+    return {"real F1 all": mean["all_real_macro_f1"], "real F1 policies": mean.get("policies_macro_f1", NAN),
+            "evidence P": mean.get("evidence_precision", NAN), "evidence R": mean.get("evidence_recall", NAN),
+            "flags/policy": mean.get("flags_per_policy", NAN)}
 
 
 def main() -> None:
@@ -58,7 +55,8 @@ def main() -> None:
     parser.add_argument("--real-weight", default=None,
                         help="weights of the real texts: negatives (messages) or labelled clauses (clauses)")
     parser.add_argument("--max-real-fp", default="none", help="messages: comma-separated caps, or none")
-    parser.add_argument("--seeds", default="0", help="clauses: deals of the documents into folds, averaged")
+    parser.add_argument("--deals", type=int, help="clauses: deals of the documents into folds, averaged "
+                                                     "(default: the config's real_document_repeats)")
     args = parser.parse_args()
     base = json.loads(Path(args.config).read_text(encoding="utf-8"))
     clauses = bool(base.get("real_document_folds"))
@@ -70,17 +68,14 @@ def main() -> None:
                              [tuple(int(n) for n in r.split("-")) for r in args.char_ngrams.split(",")],
                              [float(w) for w in weights.split(",")],
                              [None if v == "none" else float(v) for v in args.max_real_fp.split(",")])
-    seeds = [int(s) for s in args.seeds.split(",")] if clauses else [base.get("seed", 0)]
+    deals = {"real_document_repeats": args.deals} if clauses and args.deals else {}
     header = True
     for c, chars, weight, cap in grid:
-        rows = []
-        for seed in seeds:
-            with tempfile.TemporaryDirectory() as output:
-                config = TrainConfig.from_dict(base | {"output": output, "c": c, "char_ngrams": list(chars),
-                                                       weight_key: weight, "max_real_fp": cap, "seed": seed})
-                metrics = train(config, log=lambda line: None)
-            rows.append((clause_columns if clauses else message_columns)(metrics) | {"test F1": metrics["test"]["macro_f1"]})
-        columns = {name: float(np.mean([row[name] for row in rows])) for name in rows[0]}
+        with tempfile.TemporaryDirectory() as output:
+            config = TrainConfig.from_dict(base | deals | {"output": output, "c": c, "char_ngrams": list(chars),
+                                                           weight_key: weight, "max_real_fp": cap})
+            metrics = train(config, log=lambda line: None)
+        columns = (clause_columns if clauses else message_columns)(metrics) | {"test F1": metrics["test"]["macro_f1"]}
         if header:
             print(f"{'C':>5}{'chars':>7}{'real w':>7}{'FP cap':>8}" + "".join(f"{name:>{max(len(name) + 2, 9)}}"
                                                                         for name in columns))

@@ -477,6 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--real-document-folds", type=int,
                        help="clauses, k >= 2: cross-fit the labelled real clauses in k folds of whole documents, "
                             "measure on the held-out scores and tune thresholds on them; the model trains on all of them")
+    train.add_argument("--real-document-repeats", type=int,
+                       help="with --real-document-folds: deal the documents into folds this many times and tune "
+                            "thresholds on all deals' held-out scores (default 1)")
     train.add_argument("--real-clause-weight", type=float,
                        help="clauses: weight of the labelled real clauses relative to authored ones (default 1)")
     train.add_argument("--max-real-fp", type=float,

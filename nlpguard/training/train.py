@@ -80,6 +80,10 @@ class TrainConfig:
             (:mod:`nlpguard.training.document_folds`). The real figures are then those held-out
             scores, each fold thresholded on the other folds; the final model trains on every real
             clause, its thresholds tuned on all held-out real scores (the real positive rate).
+        real_document_repeats: deal the documents into folds this many times (seeds ``seed``,
+            ``seed + 1`` …; with ``real_document_folds``). Thresholds are tuned on the held-out scores
+            of every deal — one deal's best-F1 threshold moves a lot with which documents share a
+            fold — and the figures of each deal and their mean are reported.
         max_real_fp: raise a label's threshold until at most this share of the real-negative dev
             texts (real SMS, spam) reach it (e.g. 0.001), after tuning on held-out writers (with
             ``writer_folds``) or on dev.
@@ -120,6 +124,7 @@ class TrainConfig:
     dedupe: bool = False
     writer_folds: int = 0
     real_document_folds: int = 0
+    real_document_repeats: int = 1
     max_real_fp: float | None = None
     never_held_out: list[str] = field(default_factory=lambda: ["v1-"])
     seed: int = 0
@@ -149,6 +154,8 @@ class TrainConfig:
             raise ValueError("real_document_folds must be 0 (off) or at least 2")
         if self.real_document_folds and task_info(self.task).reference != "labelled":
             raise ValueError(f"real_document_folds cross-fits labelled real clauses: task {self.task!r} has none")
+        if self.real_document_repeats < 1 or (self.real_document_repeats > 1 and not self.real_document_folds):
+            raise ValueError("real_document_repeats must be at least 1, and above 1 only with real_document_folds")
         if self.real_document_folds and self.writer_folds:
             raise ValueError("choose writer_folds or real_document_folds: thresholds are tuned on one kind of held-out scores")
         if self.max_real_fp is not None and not 0 <= self.max_real_fp < 1:
@@ -424,12 +431,13 @@ def _calibrate(config: TrainConfig, model: Model, splits: dict[str, list[Example
 
 
 def real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str, list[Example]],
-                            real: dict[str, list[Example]], log=print) -> tuple[list[DocumentFold], list]:
-    """One model per fold of the labelled real documents (``config.real_document_folds``), each trained like
-    ``model`` on the authored train split and the other folds' real clauses; returns the folds and the
-    whole held-out policies (:func:`~nlpguard.training.corpora.real_documents`)."""
+                            real: dict[str, list[Example]], log=print, deal: int = 0) -> tuple[list[DocumentFold], list]:
+    """One model per fold of the labelled real documents (``config.real_document_folds``, dealt with seed
+    ``config.seed + deal``), each trained like ``model`` on the authored train split and the other folds'
+    real clauses; returns the folds and the whole held-out policies
+    (:func:`~nlpguard.training.corpora.real_documents`)."""
     documents = real_documents(corpora_dir(config.corpora), in_repository(config.real_clause_labels), real["train"])
-    folds = deal_documents(real["train"], config.real_document_folds, documents, config.seed)
+    folds = deal_documents(real["train"], config.real_document_folds, documents, config.seed + deal)
 
     def fit(real_train: list[Example]) -> Model:
         weights = _sample_weights(config, len(splits["train"]), len(real_train))
@@ -441,18 +449,35 @@ def real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str,
 
 def _real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str, list[Example]],
                              real: dict[str, list[Example]], log) -> tuple[dict[str, float], dict]:
-    """Thresholds for the final model and cross-fitted real figures, one model per fold of real documents."""
+    """Thresholds for the final model and cross-fitted real figures, one model per fold of real documents and
+    deal: the first deal's full figures, each deal's headline figures and their mean under ``deals``."""
     labels = model.spec.labels
-    results, _ = real_document_cross_fit(config, model, splits, real, log)
-    metrics = cross_fitted_metrics(results, labels, config.target_precision)
-    log(f"cross-fitted over {len(results)} folds of real documents: real clause macro-F1 "
-        f"{metrics['real_cross_fit']['all_real_clauses']['macro_f1']}"
-        + (f"; on the {metrics['real_evidence_test']['documents']} whole policies: clause macro-F1 "
-           f"{metrics['real_clauses_test']['macro_f1']}, evidence precision {metrics['real_evidence_test']['precision']}, "
-           f"recall {metrics['real_evidence_test']['recall']}" if "real_evidence_test" in metrics else ""))
-    thresholds = final_thresholds(results, labels, config.target_precision)
+    pooled, deals, metrics = [], [], {}
+    for deal in range(config.real_document_repeats):
+        results, _ = real_document_cross_fit(config, model, splits, real, log, deal)
+        figures = cross_fitted_metrics(results, labels, config.target_precision)
+        headline = _headline(figures) | {"seed": config.seed + deal}
+        log(f"deal {deal + 1}/{config.real_document_repeats}, cross-fitted over {len(results)} folds of real documents: "
+            + ", ".join(f"{name} {value}" for name, value in headline.items() if name != "seed"))
+        pooled += results
+        deals.append(headline)
+        metrics = metrics or figures
+    names = [name for name in deals[0] if name != "seed"]
+    metrics["real_cross_fit"]["deals"] = deals
+    metrics["real_cross_fit"]["mean_over_deals"] = {
+        name: round(float(np.mean([d[name] for d in deals])), 4) for name in names if None not in [d[name] for d in deals]}
+    thresholds = final_thresholds(pooled, labels, config.target_precision)
     metrics["real_cross_fit"]["final_thresholds"] = thresholds
     return thresholds, metrics
+
+
+def _headline(figures: dict) -> dict:
+    """The headline cross-fitted figures: real-clause macro-F1 (all, whole policies) and evidence."""
+    evidence = figures.get("real_evidence_test", {})
+    return {"all_real_macro_f1": figures["real_cross_fit"]["all_real_clauses"]["macro_f1"],
+            "policies_macro_f1": figures.get("real_clauses_test", {}).get("macro_f1"),
+            "evidence_precision": evidence.get("precision"), "evidence_recall": evidence.get("recall"),
+            "flags_per_policy": evidence.get("flags_per_document")}
 
 
 def _write_reports(output: Path, config: TrainConfig, spec: ModelSpec, metrics: dict) -> None:
