@@ -189,3 +189,14 @@ def test_recalibrating_a_cross_fitted_model_tunes_on_the_held_out_documents_agai
     again = recalibrate(tmp_path / "model", log=lambda line: None)
     assert again["real_cross_fit"]["final_thresholds"] == trained["real_cross_fit"]["final_thresholds"]
     assert again["real_evidence_test"] == trained["real_evidence_test"]
+
+
+def test_an_overlay_without_whole_policies_is_still_cross_fitted_clause_by_clause(tmp_path):
+    overlay = _corpora(tmp_path / "corpora")
+    (overlay / "documents.json").unlink()
+    metrics = train(TrainConfig(task="clauses", data=str(_authored(tmp_path / "authored")), output=str(tmp_path / "m"),
+                                corpora=str(tmp_path / "corpora"), real_clause_labels=str(overlay), real_document_folds=2,
+                                real_document_repeats=2, min_df=1, c=10.0), log=lambda line: None)
+    assert metrics["real_cross_fit"]["all_real_clauses"]["n"] == 28
+    assert "real_evidence_test" not in metrics and "real_clauses_test" not in metrics
+    assert set(metrics["real_cross_fit"]["mean_over_deals"]) == {"all_real_macro_f1"}
