@@ -10,7 +10,7 @@ the text read from the file is mapped back to the original text
 
 A model trained on every real clause (``real_document_folds``, as the default clause model is)
 has seen these policies, so it is not measured on them: its folds are trained again from its
-``training_config.json`` (:func:`nlpguard.training.train.real_document_cross_fit`) and each policy
+``training_config.json`` (:func:`nlpguard.training.train.real_document_deals`, its first deal) and each policy
 is scanned by the fold model that never saw it, at that fold's thresholds — the figures in its
 ``metrics.json``, now read from every format. Any other model is scanned as it is.
 
@@ -31,7 +31,7 @@ from nlpguard.training.evaluation import document_flags, evidence_from_flags
 from nlpguard.guard import Guard
 from nlpguard.runtime.modeldir import Model
 from nlpguard.training.document_folds import fold_thresholds
-from nlpguard.training.train import TrainConfig, load_splits, read_training_run, real_document_cross_fit, reference_data
+from nlpguard.training.train import TrainConfig, load_splits, read_training_run, real_document_deals, reference_data
 
 
 def main() -> None:
@@ -70,7 +70,8 @@ def _scanners(model: Model, root: Path) -> list[tuple[Model, dict[str, float], l
         return [(model, model.spec.thresholds, real_documents(root, overlay))]
     config = TrainConfig.from_dict(settings | {"corpora": str(root)})
     print(f"{model.path} trained on every real clause: training its {config.real_document_folds} folds again", file=sys.stderr)
-    results, _ = real_document_cross_fit(config, model, load_splits(config)[0], reference_data(config, print), print)
+    deals = real_document_deals(config, model, load_splits(config)[0], reference_data(config, print), print)
+    results = next(deals)  # the first deal: the figures of metrics.json
     return [(fold.model, fold_thresholds(results, k, model.spec.labels, config.target_precision),
              [document for document, _ in fold.scanned]) for k, fold in enumerate(results)]
 

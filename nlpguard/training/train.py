@@ -14,6 +14,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -430,21 +431,22 @@ def _calibrate(config: TrainConfig, model: Model, splits: dict[str, list[Example
     return metrics
 
 
-def real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str, list[Example]],
-                            real: dict[str, list[Example]], log=print, deal: int = 0) -> tuple[list[DocumentFold], list]:
-    """One model per fold of the labelled real documents (``config.real_document_folds``, dealt with seed
-    ``config.seed + deal``), each trained like ``model`` on the authored train split and the other folds'
-    real clauses; returns the folds and the whole held-out policies
-    (:func:`~nlpguard.training.corpora.real_documents`)."""
+def real_document_deals(config: TrainConfig, model: Model, splits: dict[str, list[Example]],
+                        real: dict[str, list[Example]], log=print) -> Iterator[list[DocumentFold]]:
+    """The folds of each deal of the labelled real documents (``config.real_document_folds`` folds, dealt
+    ``config.real_document_repeats`` times with seeds ``config.seed``, ``config.seed + 1`` …), one model per
+    fold trained like ``model`` on the authored train split and the other folds' real clauses. The whole
+    held-out policies (:func:`~nlpguard.training.corpora.real_documents`) are read once for all deals."""
     documents = real_documents(corpora_dir(config.corpora), in_repository(config.real_clause_labels), real["train"])
-    folds = deal_documents(real["train"], config.real_document_folds, documents, config.seed + deal)
 
     def fit(real_train: list[Example]) -> Model:
         weights = _sample_weights(config, len(splits["train"]), len(real_train))
         scorer = _fit(config, model.spec, splits["train"] + real_train, weights, splits["dev"], lambda line: None)[0]
         return Model(model.spec, scorer, model.path)
 
-    return cross_fit(real["train"], documents, folds, fit, log), documents
+    for deal in range(config.real_document_repeats):
+        folds = deal_documents(real["train"], config.real_document_folds, documents, config.seed + deal)
+        yield cross_fit(real["train"], documents, folds, fit, log)
 
 
 def _real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str, list[Example]],
@@ -453,8 +455,7 @@ def _real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str
     deal: the first deal's full figures, each deal's headline figures and their mean under ``deals``."""
     labels = model.spec.labels
     pooled, deals, metrics = [], [], {}
-    for deal in range(config.real_document_repeats):
-        results, _ = real_document_cross_fit(config, model, splits, real, log, deal)
+    for deal, results in enumerate(real_document_deals(config, model, splits, real, log)):
         figures = cross_fitted_metrics(results, labels, config.target_precision)
         headline = _headline(figures) | {"seed": config.seed + deal}
         log(f"deal {deal + 1}/{config.real_document_repeats}, cross-fitted over {len(results)} folds of real documents: "
