@@ -9,7 +9,15 @@ held-out scores, as ``nlpguard train`` does for the baseline. Prints writer-held
 label and macro, and the share of 5,000 held-out real SMS each label flags. The embeddings are
 cached (``--cache``), so other heads can be tried without re-encoding.
 
+With ``--task clauses`` it asks the same of agreement clauses, under the default clause model's
+protocol (``training/configs/baseline_clauses.json``): the labelled real documents dealt into folds,
+each fold scored by a model that never saw its documents nor near-copies of their clauses,
+thresholds tuned on the other folds. It prints real-clause macro-F1 (all real clauses and the
+30 whole policies) of the n-gram baseline, of one logistic regression per label on the frozen
+embeddings, and of their blends.
+
 Usage: python training/frozen_encoder_probe.py --backbone runs/e5-trim [--cache /tmp/e5.npz]
+       python training/frozen_encoder_probe.py --task clauses --backbone runs/e5 --max-length 160 --deals 1
 """
 from __future__ import annotations
 
@@ -21,9 +29,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
-from nlpguard.training.corpora import corpora_dir, message_negatives
+from nlpguard.training.corpora import corpora_dir, message_negatives, near_copies
 from nlpguard.training.crossval import writer_folds
 from nlpguard.training.data import read_examples
+from nlpguard.training.document_folds import DocumentFold, _group_of
+from nlpguard.training.evaluation import gold_matrix
 from nlpguard.training.metrics import tune_thresholds
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,25 +75,88 @@ def embed(texts: list[str], backbone: str, max_length: int, batch_size: int = 32
     return out
 
 
-def main() -> None:
-    """Embed (or load the cache), cross-validate over writer folds, print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backbone", required=True)
-    parser.add_argument("--cache", help=".npz file for the embeddings (written when absent)")
-    parser.add_argument("--max-length", type=int, default=96)
-    parser.add_argument("--c", type=float, default=4.0)
-    args = parser.parse_args()
-    rows = corpus()
+def cached_embeddings(rows: list[dict], args, parser) -> np.ndarray:
+    """The rows' embeddings, from ``args.cache`` when it holds exactly these ids, else encoded (and cached)."""
     cache = Path(args.cache) if args.cache else None
     if cache and cache.is_file():
         stored = np.load(cache)
         if list(stored["ids"]) != [r["id"] for r in rows]:
             parser.error(f"{cache} holds other texts: remove it to re-encode")
-        vectors = stored["vectors"]
-    else:
-        vectors = embed([r["text"] for r in rows], args.backbone, args.max_length)
-        if cache:
-            np.savez(cache, ids=np.array([r["id"] for r in rows]), vectors=vectors)
+        return stored["vectors"]
+    vectors = embed([r["text"] for r in rows], args.backbone, args.max_length)
+    if cache:
+        np.savez(cache, ids=np.array([r["id"] for r in rows]), vectors=vectors)
+    return vectors
+
+
+def _macro_f1(gold: np.ndarray, predicted: np.ndarray) -> list[float]:
+    return [2 * (gold[:, k] & predicted[:, k]).sum() / max(gold[:, k].sum() + predicted[:, k].sum(), 1)
+            for k in range(gold.shape[1])]
+
+
+def clause_probe(args, parser) -> None:
+    """Cross-fitted real-clause macro-F1 of the baseline, frozen-embedding heads and their blends."""
+    from nlpguard.runtime import baseline
+    from nlpguard.runtime.modeldir import Model, ModelSpec
+    from nlpguard.taxonomy import task_labels
+    from nlpguard.training import train
+
+    config = train.TrainConfig.from_dict(json.loads((ROOT / "training" / "configs" / "baseline_clauses.json").read_text(encoding="utf-8"))
+                                         | {"output": "runs/frozen-probe", "real_document_repeats": args.deals})
+    splits, real = train.load_splits(config)[0], train.reference_data(config, lambda line: None)
+    if not real["train"]:
+        parser.error("the clause probe needs ../shared/corpora (real clauses)")
+    labels = task_labels("clauses")
+    authored = splits["train"]
+    rows = [{"id": e.id, "text": e.text} for e in real["train"] + authored]
+    vectors = dict(zip([r["id"] for r in rows], cached_embeddings(rows, args, parser)))
+    spec = ModelSpec("clauses", labels, {label: 0.5 for label in labels}, baseline.ARCHITECTURE, aggregation="max_clause")
+
+    def heads(fold: DocumentFold) -> np.ndarray:
+        rest = [e for e in real["train"] if (e.group or e.id) not in fold.groups]
+        kept = [e for e, copy in zip(rest, near_copies([e.text for e in rest], [e.text for e in fold.held_out])) if not copy]
+        x = np.array([vectors[e.id] for e in authored + kept])
+        y = gold_matrix(authored + kept, labels)
+        weights = np.array([1.0] * len(authored) + [config.real_clause_weight] * len(kept))
+        held = np.array([vectors[e.id] for e in fold.held_out])
+        return np.column_stack([LogisticRegression(C=args.c, max_iter=3000).fit(x, y[:, k], sample_weight=weights)
+                                .predict_proba(held)[:, 1] for k in range(len(labels))])
+
+    for deal, folds in enumerate(train.real_document_deals(config, Model(spec, None, Path(".")), splits, real, lambda line: None)):
+        embedded = [heads(fold) for fold in folds]
+        policies = {_group_of(document) for fold in folds for document, _ in fold.scanned}
+        for name, weight in (("baseline", 0.0), ("frozen heads", 1.0), ("blend 0.3", 0.3), ("blend 0.5", 0.5)):
+            scores = [(1 - weight) * fold.scores + weight * mine for fold, mine in zip(folds, embedded)]
+            predicted, gold, in_policy = [], [], []
+            for k, fold in enumerate(folds):
+                others = [j for j in range(len(folds)) if j != k]
+                limits = tune_thresholds(np.vstack([gold_matrix(folds[j].held_out, labels) for j in others]),
+                                         np.vstack([scores[j] for j in others]), labels)
+                predicted.append(scores[k] >= np.array([limits[label] for label in labels]))
+                gold.append(gold_matrix(fold.held_out, labels).astype(bool))
+                in_policy += [e.group in policies for e in fold.held_out]
+            truth, guess, mask = np.vstack(gold), np.vstack(predicted), np.array(in_policy)
+            whole = _macro_f1(truth[mask], guess[mask])
+            print(f"deal {deal} {name:13s} real clauses macro-F1 {np.mean(_macro_f1(truth, guess)):.3f}   "
+                  f"30 policies {np.mean(whole):.3f} (" + " ".join(f"{label[:5]} {f:.2f}" for label, f in zip(labels, whole)) + ")",
+                  flush=True)
+
+
+def main() -> None:
+    """Embed (or load the cache), cross-validate over writer (or document) folds, print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backbone", required=True)
+    parser.add_argument("--task", choices=("messages", "clauses"), default="messages")
+    parser.add_argument("--cache", help=".npz file for the embeddings (written when absent)")
+    parser.add_argument("--max-length", type=int, default=96)
+    parser.add_argument("--c", type=float, default=4.0)
+    parser.add_argument("--deals", type=int, default=1, help="clauses: deals of the real documents into folds")
+    args = parser.parse_args()
+    if args.task == "clauses":
+        clause_probe(args, parser)
+        return
+    rows = corpus()
+    vectors = cached_embeddings(rows, args, parser)
     config = json.loads((ROOT / "training" / "configs" / "baseline_messages.json").read_text(encoding="utf-8"))
     examples = read_examples(ROOT / "data" / "messages" / "train.jsonl", task="messages")
     folds = writer_folds(examples, config["writer_folds"], tuple(config["never_held_out"]))
