@@ -52,3 +52,19 @@ def test_expected_calibration_error_is_zero_when_scores_match_rates_and_measures
     # two bins of equal weight, one off by 0.2 and one exact
     assert expected_calibration_error(np.array([0, 0, 1, 1]), np.array([0.2, 0.2, 1.0, 1.0])) == pytest.approx(0.1)
     assert expected_calibration_error(np.array([]), np.array([])) == 0.0
+
+
+def test_fold_pooled_metrics_decide_at_each_folds_threshold_but_rank_the_models_own_scores():
+    """Two folds with different thresholds: decisions come from the shifted scores, PR-AUC and ECE from the raw ones."""
+    from nlpguard.training.metrics import fold_pooled_metrics
+
+    labels = ["a"]
+    gold = np.array([[1], [0], [1], [0]])
+    raw = np.array([[0.9], [0.6], [0.3], [0.1]])  # fold 1: rows 0-1, threshold 0.8; fold 2: rows 2-3, threshold 0.2
+    cut = np.array([[0.8], [0.8], [0.2], [0.2]])
+    shifted = raw - cut + 0.5
+    figures = fold_pooled_metrics(gold, shifted, raw, labels)["labels"]["a"]
+    assert (figures["tp"], figures["fp"], figures["fn"]) == (2, 0, 0)
+    assert figures["threshold"] == "per fold"
+    assert figures["pr_auc"] == label_metrics(gold, raw, labels, {"a": 0.5})["labels"]["a"]["pr_auc"] < 1.0
+    assert label_metrics(gold, shifted, labels, {"a": 0.5})["labels"]["a"]["pr_auc"] == 1.0

@@ -19,7 +19,7 @@ import numpy as np
 
 from .data import Example
 from .evaluation import gold_matrix
-from .metrics import cap_false_positives, label_metrics, tune_thresholds
+from .metrics import cap_false_positives, fold_pooled_metrics, label_metrics, tune_thresholds
 from ..taxonomy import MESSAGE_SUBTYPES
 
 
@@ -106,14 +106,14 @@ def held_out_metrics(results: list[FoldScores], labels: list[str], target_precis
                      max_real_fp: float | None = None) -> dict:
     """Pooled and per-fold metrics, each fold thresholded on the other folds.
 
-    Returns the pooled :func:`~nlpguard.training.metrics.label_metrics` (PR-AUC over scores shifted by
-    their fold's thresholds), ``folds`` (writers and macro-F1 each), ``writers`` (macro-F1
+    Returns the pooled :func:`~nlpguard.training.metrics.fold_pooled_metrics` (decisions at each fold's
+    thresholds, PR-AUC and calibration error of the models' own scores), ``folds`` (writers and macro-F1 each), ``writers`` (macro-F1
     per writer), ``subtypes`` (recall of the sub-type's label, or for compliant sub-types the
     share flagged), and the any-label false-positive rate on compliant texts and on real
     negatives at those thresholds. ``max_real_fp`` caps each label's rate on the other folds'
     real negatives when thresholds are tuned (see :func:`~nlpguard.training.metrics.cap_false_positives`).
     """
-    shifted, golds, folds, real_flags = [], [], [], []
+    shifted, raw, golds, folds, real_flags = [], [], [], [], []
     per_writer: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
     for k, result in enumerate(results):
         thresholds = _fold_thresholds(results, k, labels, target_precision, max_real_fp)
@@ -122,13 +122,14 @@ def held_out_metrics(results: list[FoldScores], labels: list[str], target_precis
         folds.append({"writers": result.writers, "texts": len(result.held_out), "thresholds": thresholds,
                       "macro_f1": label_metrics(gold, result.scores, labels, thresholds)["macro_f1"]})
         shifted.append(result.scores - cut + 0.5)
+        raw.append(result.scores)
         golds.append(gold)
         real_flags.append(result.real_scores >= cut)
         for i, example in enumerate(result.held_out):
             per_writer[writer_of(example)].append((gold[i], shifted[-1][i]))
     gold, scores = np.vstack(golds), np.vstack(shifted)
     half = {label: 0.5 for label in labels}
-    pooled = label_metrics(gold, scores, labels, half)
+    pooled = fold_pooled_metrics(gold, scores, np.vstack(raw), labels)
     for block in pooled["labels"].values():
         block.pop("threshold")
     examples = [e for r in results for e in r.held_out]

@@ -20,7 +20,7 @@ import numpy as np
 from .corpora import near_copies
 from .data import Example, bucket
 from .evaluation import document_metrics, evidence_from_flags, gold_matrix, predict_scores, unit_flags
-from .metrics import bootstrap_intervals, label_metrics, tune_thresholds
+from .metrics import bootstrap_intervals, fold_pooled_metrics, tune_thresholds
 from ..runtime.modeldir import Model
 from ..runtime.scoring import TextScores, score_texts
 
@@ -137,15 +137,9 @@ def cross_fitted_metrics(results: list[DocumentFold], labels: list[str], target_
                           "policies": len(result.scanned), "near_copies_left_out": result.near_copies_left_out,
                           "thresholds": thresholds})
     gold, scores, unshifted = np.vstack(golds), np.vstack(shifted), np.vstack(raw)
-    half = {label: 0.5 for label in labels}
 
     def pooled(rows) -> dict:
-        """Decisions at each fold's thresholds; PR-AUC and calibration error of the models' own scores."""
-        block = label_metrics(gold[rows], scores[rows], labels, half)
-        as_scored = label_metrics(gold[rows], unshifted[rows], labels, half)["labels"]
-        for label, figures in block["labels"].items():
-            figures |= {"threshold": "per fold", "pr_auc": as_scored[label]["pr_auc"], "ece": as_scored[label]["ece"]}
-        return block
+        return fold_pooled_metrics(gold[rows], scores[rows], unshifted[rows], labels)
 
     everything = pooled(slice(None))
     metrics = {"real_cross_fit": {"folds": fold_rows, "all_real_clauses": everything}}

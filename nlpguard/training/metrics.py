@@ -58,6 +58,22 @@ def label_metrics(gold: np.ndarray, scores: np.ndarray, labels: list[str], thres
     }
 
 
+def fold_pooled_metrics(gold: np.ndarray, shifted: np.ndarray, raw: np.ndarray, labels: list[str]) -> dict:
+    """:func:`label_metrics` of held-out scores pooled over folds, each fold decided at its own thresholds.
+
+    ``shifted`` holds each fold's scores moved so that its thresholds sit at 0.5 (``score - cut + 0.5``),
+    which gives the decisions; PR-AUC and calibration error come from ``raw``, the models' own
+    scores, since shifting moves scores across calibration bins and reorders them across folds.
+    Each label's ``threshold`` reads "per fold".
+    """
+    half = {label: 0.5 for label in labels}
+    block = label_metrics(gold, shifted, labels, half)
+    as_scored = label_metrics(gold, raw, labels, half)["labels"]
+    for label, figures in block["labels"].items():
+        figures |= {"threshold": "per fold", "pr_auc": as_scored[label]["pr_auc"], "ece": as_scored[label]["ece"]}
+    return block
+
+
 def tune_thresholds(gold: np.ndarray, scores: np.ndarray, labels: list[str], target_precision: float | None = None,
                     default: float = 0.5) -> dict[str, float]:
     """Per-label thresholds calibrated on dev data.
