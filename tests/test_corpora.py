@@ -132,3 +132,16 @@ def test_evidence_metrics_count_the_flags_a_reviewer_reads(guard):
     assert result["precision"] == (round(right / len(flags), 4) if flags else None)
     assert result["recall"] == round(right / 2, 4)
     assert result["labels"]["unilateral_terms"]["gold"] == 1 and result["labels"]["bundled_consent"]["gold"] == 0
+
+
+def test_mining_skips_a_clause_labelled_under_an_id_whose_boundaries_moved():
+    """The splitter moved some boundaries by a few characters between labelling rounds: a candidate whose span
+    mostly overlaps a labelled span of the same document is the same clause, not a new one."""
+    from nlpguard.training.data import Example
+    from training.select_real_clauses import already_labelled
+
+    labelled = {"ca4p-0731:6578-6845", "capp-rw_1-0001"}
+    ids = ["ca4p-0731:6581-6845", "ca4p-0731:6846-6900", "ca4p-0999:6581-6845", "capp-rw_1-0001", "capp-rw_1-0002",
+           "ca4p-0731:6800-6900"]
+    candidates = [Example(clause_id, "text", []) for clause_id in ids]
+    assert already_labelled(candidates, labelled) == [True, False, False, True, False, False]

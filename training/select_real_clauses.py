@@ -13,7 +13,7 @@ Two modes:
 - default (mining): clauses of *training-split* documents only, found per label by three
   independent cues — keyword families, the default model's score, and nearest neighbours
   (character n-gram TF-IDF cosine) of known positives (authored clauses and the labelled
-  overlay) — plus random clauses. Clauses already labelled, exact copies of one another
+  overlay) — plus random clauses. Clauses already labelled (same id or an overlapping labelled span), exact copies of one another
   after normalisation, and near-copies (character 5-gram Jaccard >= 0.5) of any
   test/dev-split clause are skipped, at most ``--per-doc`` per document. A table of how
   many candidates each cue found per label is printed.
@@ -91,12 +91,38 @@ def _known_positives(root: Path) -> dict[str, list[str]]:
     return positives
 
 
+def _span(clause_id: str) -> tuple[str, int, int] | None:
+    """(document, start, end) of a ``ca4p-DOC:START-END`` id; None for other ids."""
+    if not clause_id.startswith("ca4p-"):
+        return None
+    document, offsets = clause_id[len("ca4p-"):].split(":")
+    start, end = (int(n) for n in offsets.split("-"))
+    return document, start, end
+
+
+def already_labelled(candidates: list[Example], labelled: set[str]) -> list[bool]:
+    """Whether each candidate is labelled already: the same id, or (ca4p) a labelled span of its document
+    covering more than half of the shorter of the two — the clause splitter has moved boundaries by a
+    few characters between labelling rounds, so the same clause can come back under a new id."""
+    spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for document, start, end in filter(None, map(_span, labelled)):
+        spans[document].append((start, end))
+    marks = []
+    for candidate in candidates:
+        span = _span(candidate.id)
+        marks.append(candidate.id in labelled or (span is not None and any(
+            min(span[2], end) - max(span[1], start) > 0.5 * min(span[2] - span[1], end - start)
+            for start, end in spans[span[0]])))
+    return marks
+
+
 def mine(clauses: list[Example], root: Path, per_label: int, per_doc: int, random_count: int,
          seed: int, wanted: list[str] | None = None) -> tuple[list[Example], dict[str, Counter]]:
     """Candidates per label from three cues; returns them and, per label, how many each cue found."""
     labelled = set(_overlay(OVERLAY))
     held_out = [c.text for c in clauses if real_clause_split(c) != "train"]
-    pool = [c for c in clauses if real_clause_split(c) == "train" and c.id not in labelled]
+    pool = [c for c in clauses if real_clause_split(c) == "train"]
+    pool = [c for c, done in zip(pool, already_labelled(pool, labelled)) if not done]
     seen: set[str] = set()
     unique = []
     for clause in pool:
