@@ -34,7 +34,7 @@ from nlpguard.training.crossval import writer_folds
 from nlpguard.training.data import read_examples
 from nlpguard.training.document_folds import DocumentFold, _group_of
 from nlpguard.training.evaluation import gold_matrix
-from nlpguard.training.metrics import tune_thresholds
+from nlpguard.training.metrics import label_metrics, tune_thresholds
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ["intimidation", "privacy_disclosure", "insult"]
@@ -89,11 +89,6 @@ def cached_embeddings(rows: list[dict], args, parser) -> np.ndarray:
     return vectors
 
 
-def _macro_f1(gold: np.ndarray, predicted: np.ndarray) -> list[float]:
-    return [2 * (gold[:, k] & predicted[:, k]).sum() / max(gold[:, k].sum() + predicted[:, k].sum(), 1)
-            for k in range(gold.shape[1])]
-
-
 def clause_probe(args, parser) -> None:
     """Cross-fitted real-clause macro-F1 of the baseline, frozen-embedding heads and their blends."""
     from nlpguard.runtime import baseline
@@ -135,10 +130,12 @@ def clause_probe(args, parser) -> None:
                 predicted.append(scores[k] >= np.array([limits[label] for label in labels]))
                 gold.append(gold_matrix(fold.held_out, labels).astype(bool))
                 in_policy += [e.group in policies for e in fold.held_out]
-            truth, guess, mask = np.vstack(gold), np.vstack(predicted), np.array(in_policy)
-            whole = _macro_f1(truth[mask], guess[mask])
-            print(f"deal {deal} {name:13s} real clauses macro-F1 {np.mean(_macro_f1(truth, guess)):.3f}   "
-                  f"30 policies {np.mean(whole):.3f} (" + " ".join(f"{label[:5]} {f:.2f}" for label, f in zip(labels, whole)) + ")",
+            truth, guess, mask = np.vstack(gold), np.vstack(predicted).astype(float), np.array(in_policy)
+            half = {label: 0.5 for label in labels}
+            everything, whole = label_metrics(truth, guess, labels, half), label_metrics(truth[mask], guess[mask], labels, half)
+            print(f"deal {deal} {name:13s} real clauses macro-F1 {everything['macro_f1']:.3f}   "
+                  f"30 policies {whole['macro_f1']:.3f} ("
+                  + " ".join(f"{label[:5]} {whole['labels'][label]['f1']:.2f}" for label in labels) + ")",
                   flush=True)
 
 
