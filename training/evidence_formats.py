@@ -70,7 +70,7 @@ def _scanners(model: Model, root: Path) -> list[tuple[Model, dict[str, float], l
         return [(model, model.spec.thresholds, real_documents(root, overlay))]
     config = TrainConfig.from_dict(settings | {"corpora": str(root)})
     print(f"{model.path} trained on every real clause: training its {config.real_document_folds} folds again", file=sys.stderr)
-    deals = real_document_deals(config, model, load_splits(config)[0], reference_data(config, print), print)
+    deals = real_document_deals(config, model.spec, load_splits(config)[0], reference_data(config, print), print)
     results = next(deals)  # the first deal: the figures of metrics.json
     return [(fold.model, fold_thresholds(results, k, model.spec.labels, config.target_precision),
              [document for document, _ in fold.scanned]) for k, fold in enumerate(results)]

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -32,9 +33,9 @@ from sklearn.linear_model import LogisticRegression
 from nlpguard.training.corpora import corpora_dir, message_negatives, near_copies
 from nlpguard.training.crossval import writer_folds
 from nlpguard.training.data import read_examples
-from nlpguard.training.document_folds import DocumentFold, _group_of
+from nlpguard.training.document_folds import DocumentFold, cross_fitted_metrics
 from nlpguard.training.evaluation import gold_matrix
-from nlpguard.training.metrics import label_metrics, tune_thresholds
+from nlpguard.training.metrics import tune_thresholds
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = ["intimidation", "privacy_disclosure", "insult"]
@@ -91,8 +92,6 @@ def cached_embeddings(rows: list[dict], args, parser) -> np.ndarray:
 
 def clause_probe(args, parser) -> None:
     """Cross-fitted real-clause macro-F1 of the baseline, frozen-embedding heads and their blends."""
-    from nlpguard.runtime import baseline
-    from nlpguard.runtime.modeldir import Model, ModelSpec
     from nlpguard.taxonomy import task_labels
     from nlpguard.training import train
 
@@ -105,7 +104,6 @@ def clause_probe(args, parser) -> None:
     authored = splits["train"]
     rows = [{"id": e.id, "text": e.text} for e in real["train"] + authored]
     vectors = dict(zip([r["id"] for r in rows], cached_embeddings(rows, args, parser)))
-    spec = ModelSpec("clauses", labels, {label: 0.5 for label in labels}, baseline.ARCHITECTURE, aggregation="max_clause")
 
     def heads(fold: DocumentFold) -> np.ndarray:
         rest = [e for e in real["train"] if (e.group or e.id) not in fold.groups]
@@ -117,23 +115,15 @@ def clause_probe(args, parser) -> None:
         return np.column_stack([LogisticRegression(C=args.c, max_iter=3000).fit(x, y[:, k], sample_weight=weights)
                                 .predict_proba(held)[:, 1] for k in range(len(labels))])
 
-    for deal, folds in enumerate(train.real_document_deals(config, Model(spec, None, Path(".")), splits, real, lambda line: None)):
+    for deal, folds in enumerate(train.real_document_deals(config, train.model_spec(config), splits, real, lambda line: None)):
         embedded = [heads(fold) for fold in folds]
-        policies = {_group_of(document) for fold in folds for document, _ in fold.scanned}
         for name, weight in (("baseline", 0.0), ("frozen heads", 1.0), ("blend 0.3", 0.3), ("blend 0.5", 0.5)):
-            scores = [(1 - weight) * fold.scores + weight * mine for fold, mine in zip(folds, embedded)]
-            predicted, gold, in_policy = [], [], []
-            for k, fold in enumerate(folds):
-                others = [j for j in range(len(folds)) if j != k]
-                limits = tune_thresholds(np.vstack([gold_matrix(folds[j].held_out, labels) for j in others]),
-                                         np.vstack([scores[j] for j in others]), labels)
-                predicted.append(scores[k] >= np.array([limits[label] for label in labels]))
-                gold.append(gold_matrix(fold.held_out, labels).astype(bool))
-                in_policy += [e.group in policies for e in fold.held_out]
-            truth, guess, mask = np.vstack(gold), np.vstack(predicted).astype(float), np.array(in_policy)
-            half = {label: 0.5 for label in labels}
-            everything, whole = label_metrics(truth, guess, labels, half), label_metrics(truth[mask], guess[mask], labels, half)
-            print(f"deal {deal} {name:13s} real clauses macro-F1 {everything['macro_f1']:.3f}   "
+            # the clause figures of cross_fitted_metrics (each fold thresholded on the other folds' scores);
+            # its evidence figures come from the baseline's scans and are not read here
+            blended = [replace(fold, scores=(1 - weight) * fold.scores + weight * mine) for fold, mine in zip(folds, embedded)]
+            figures = cross_fitted_metrics(blended, labels)
+            whole = figures["real_clauses_test"]
+            print(f"deal {deal} {name:13s} real clauses macro-F1 {figures['real_cross_fit']['all_real_clauses']['macro_f1']:.3f}   "
                   f"30 policies {whole['macro_f1']:.3f} ("
                   + " ".join(f"{label[:5]} {whole['labels'][label]['f1']:.2f}" for label in labels) + ")",
                   flush=True)

@@ -18,8 +18,6 @@ from pathlib import Path
 
 import numpy as np
 
-from nlpguard.runtime import baseline
-from nlpguard.runtime.modeldir import Model, ModelSpec
 from nlpguard.taxonomy import task_labels
 from nlpguard.training import train
 from nlpguard.training.document_folds import _group_of, fold_thresholds
@@ -55,8 +53,7 @@ def main() -> None:
     if not real["train"]:
         parser.error("needs ../shared/corpora (the real clauses)")
     labels = task_labels("clauses")
-    spec = ModelSpec("clauses", labels, {label: 0.5 for label in labels}, baseline.ARCHITECTURE, aggregation="max_clause")
-    folds = next(train.real_document_deals(config, Model(spec, None, Path(".")), splits, real, lambda line: None))
+    folds = next(train.real_document_deals(config, train.model_spec(config), splits, real, lambda line: None))
     predicted, now, before = [], [], []
     for k, fold in enumerate(folds):
         thresholds = fold_thresholds(folds, k, labels, config.target_precision)

@@ -13,10 +13,10 @@ Two modes:
 - default (mining): clauses of *training-split* documents only, found per label by three
   independent cues — keyword families, the default model's score, and nearest neighbours
   (character n-gram TF-IDF cosine) of known positives (authored clauses and the labelled
-  overlay) — plus random clauses. Clauses already labelled (same id or an overlapping labelled span), exact copies of one another
-  after normalisation, and near-copies (character 5-gram Jaccard >= 0.5) of any
-  test/dev-split clause are skipped, at most ``--per-doc`` per document. A table of how
-  many candidates each cue found per label is printed.
+  overlay) — plus random clauses. Clauses already labelled (the same id, or an overlapping
+  labelled span), exact copies of one another after normalisation, and near-copies (character
+  5-gram Jaccard >= 0.5) of any test/dev-split clause are skipped, at most ``--per-doc`` per
+  document. A table of how many candidates each cue found per label is printed.
 
 Usage:
     python training/select_real_clauses.py --documents 30 --out /tmp/real_docs

@@ -300,15 +300,26 @@ def _fit(config: TrainConfig, spec: ModelSpec, train_set: list[Example], weights
                     seed=config.seed, log=log)
 
 
+def model_spec(config: TrainConfig) -> ModelSpec:
+    """The untrained model's spec: task, labels (thresholds 0.5 until calibrated), architecture, aggregation,
+    label descriptions, window options and backbone licence record, as ``config`` sets them."""
+    from ..runtime.transformer import ARCHITECTURE as TRANSFORMER
+
+    labels = config.label_ids
+    descriptions = {l: config.label_descriptions.get(l, label_info(l).definition) for l in labels}
+    options = {} if config.backbone == "baseline" else {"max_length": config.max_length, "stride": config.stride}
+    return ModelSpec(config.task, labels, {label: 0.5 for label in labels},
+                     baseline.ARCHITECTURE if config.backbone == "baseline" else TRANSFORMER,
+                     aggregation=config.aggregation, label_descriptions=descriptions, options=options,
+                     backbone=licence_record(config.backbone))
+
+
 def train(config: TrainConfig, log=print) -> dict:
     """Train, calibrate thresholds on dev, evaluate on test and write the model directory.
 
     Returns the metrics that are also written to ``OUTPUT/metrics.json``.
     """
-    from ..runtime.transformer import ARCHITECTURE as TRANSFORMER
-
     started = time.time()
-    labels = config.label_ids
     splits, dropped, reviewed = load_splits(config)
     if config.dedupe:
         log(f"dedupe: dropped {dropped} repeated text(s), first kept")
@@ -323,12 +334,7 @@ def train(config: TrainConfig, log=print) -> dict:
         splits["train"] = splits["train"] + copies
     train_set = splits["train"] + real["train"]
     weights = _sample_weights(config, len(splits["train"]), len(real["train"]))
-    descriptions = {l: config.label_descriptions.get(l, label_info(l).definition) for l in labels}
-    options = {} if config.backbone == "baseline" else {"max_length": config.max_length, "stride": config.stride}
-    spec = ModelSpec(config.task, labels, {label: 0.5 for label in labels},
-                     baseline.ARCHITECTURE if config.backbone == "baseline" else TRANSFORMER,
-                     aggregation=config.aggregation, label_descriptions=descriptions, options=options,
-                     backbone=licence_record(config.backbone))
+    spec = model_spec(config)
     if spec.backbone:
         log(licence_line(spec.backbone))
     dev_set = splits["dev"] + real["dev"]
@@ -431,18 +437,19 @@ def _calibrate(config: TrainConfig, model: Model, splits: dict[str, list[Example
     return metrics
 
 
-def real_document_deals(config: TrainConfig, model: Model, splits: dict[str, list[Example]],
+def real_document_deals(config: TrainConfig, spec: ModelSpec, splits: dict[str, list[Example]],
                         real: dict[str, list[Example]], log=print) -> Iterator[list[DocumentFold]]:
     """The folds of each deal of the labelled real documents (``config.real_document_folds`` folds, dealt
     ``config.real_document_repeats`` times with seeds ``config.seed``, ``config.seed + 1`` …), one model per
-    fold trained like ``model`` on the authored train split and the other folds' real clauses. The whole
-    held-out policies (:func:`~nlpguard.training.corpora.real_documents`) are read once for all deals."""
+    fold with ``spec`` (e.g. :func:`model_spec`), trained on the authored train split and the other folds'
+    real clauses. The whole held-out policies (:func:`~nlpguard.training.corpora.real_documents`) are read
+    once for all deals."""
     documents = real_documents(corpora_dir(config.corpora), in_repository(config.real_clause_labels), real["train"])
 
     def fit(real_train: list[Example]) -> Model:
         weights = _sample_weights(config, len(splits["train"]), len(real_train))
-        scorer = _fit(config, model.spec, splits["train"] + real_train, weights, splits["dev"], lambda line: None)[0]
-        return Model(model.spec, scorer, model.path)
+        scorer = _fit(config, spec, splits["train"] + real_train, weights, splits["dev"], lambda line: None)[0]
+        return Model(spec, scorer, Path(config.output))
 
     for deal in range(config.real_document_repeats):
         folds = deal_documents(real["train"], config.real_document_folds, documents, config.seed + deal)
@@ -455,7 +462,7 @@ def _real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str
     deal: the first deal's full figures, each deal's headline figures and their mean under ``deals``."""
     labels = model.spec.labels
     pooled, deals, metrics = [], [], {}
-    for deal, results in enumerate(real_document_deals(config, model, splits, real, log)):
+    for deal, results in enumerate(real_document_deals(config, model.spec, splits, real, log)):
         figures = cross_fitted_metrics(results, labels, config.target_precision)
         headline = _headline(figures) | {"seed": config.seed + deal}
         log(f"deal {deal + 1}/{config.real_document_repeats}, cross-fitted over {len(results)} folds of real documents: "
