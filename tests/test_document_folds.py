@@ -7,7 +7,8 @@ import pytest
 from nlpguard.io.segment import split_clauses
 from nlpguard.training.corpora import real_clauses, real_documents
 from nlpguard.training.data import Example
-from nlpguard.training.document_folds import cross_fit, cross_fitted_metrics, deal_documents, final_thresholds
+from nlpguard.training.document_folds import (cross_fit, cross_fitted_metrics, deal_documents, final_thresholds,
+                                              release_models)
 from nlpguard.training.evaluation import gold_matrix
 from nlpguard.training.metrics import tune_thresholds
 from nlpguard.training.train import TrainConfig, train
@@ -131,6 +132,8 @@ def test_each_fold_trains_without_its_documents_or_their_near_copies_and_is_thre
     pooled = np.vstack([r.scores for r in results])
     assert final_thresholds(results, LABELS) == tune_thresholds(
         np.vstack([gold_matrix(r.held_out, LABELS) for r in results]), pooled, LABELS)
+    release_models(results)  # what train does once a deal is measured: the figures need only the scores
+    assert all(r.model is None for r in results) and cross_fitted_metrics(results, LABELS) == metrics
 
 
 def test_training_with_real_document_folds_trains_on_every_real_clause_and_reports_cross_fitted_figures(tmp_path):

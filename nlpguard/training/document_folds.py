@@ -58,10 +58,10 @@ def deal_documents(examples: list[Example], k: int, evaluation: list[Document], 
 @dataclass
 class DocumentFold:
     """One fold: its documents, the model trained without them, their clauses and scores, and its whole
-    evaluation policies scanned."""
+    evaluation policies scanned. ``model`` is None once only the scores are kept (:func:`release_models`)."""
 
     groups: set[str]
-    model: Model
+    model: Model | None
     held_out: list[Example]
     scores: np.ndarray
     scanned: list[tuple[Document, TextScores]]
@@ -92,6 +92,13 @@ def cross_fit(real: list[Example], evaluation: list[Document], folds: list[set[s
         results.append(DocumentFold(groups, model, held, predict_scores(model, [e.text for e in held]), scanned,
                                     int(copies.sum())))
     return results
+
+
+def release_models(results: list[DocumentFold]) -> None:
+    """Drop the fold models of measured folds: thresholds and figures need only their held-out scores, and a
+    run with a transformer backbone would otherwise hold every deal's fold models at once."""
+    for result in results:
+        result.model = None
 
 
 def _tuned(results: list[DocumentFold], labels: list[str], target_precision: float | None) -> dict[str, float]:

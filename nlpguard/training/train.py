@@ -22,7 +22,7 @@ from ..runtime import baseline
 from .augment import disguise_example
 from .backbones import licence_line, licence_record
 from .corpora import corpora_dir, message_negatives, real_clause_splits, real_clauses, real_documents
-from .document_folds import DocumentFold, cross_fit, cross_fitted_metrics, deal_documents, final_thresholds
+from .document_folds import DocumentFold, cross_fit, cross_fitted_metrics, deal_documents, final_thresholds, release_models
 from .crossval import cross_validate, fold_thresholds_for_final, held_out_metrics, is_held_out_writer, writer_folds
 from .data import (REVIEW_SOURCE, SPLITS, Example, ReviewMerge, apply_reviews, drop_duplicates, group_split,
                    in_repository, is_review_file, read_any)
@@ -467,6 +467,7 @@ def _real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str
         headline = _headline(figures) | {"seed": config.seed + deal}
         log(f"deal {deal + 1}/{config.real_document_repeats}, cross-fitted over {len(results)} folds of real documents: "
             + ", ".join(f"{name} {value}" for name, value in headline.items() if name != "seed"))
+        release_models(results)
         pooled += results
         deals.append(headline)
         metrics = metrics or figures
