@@ -20,7 +20,7 @@ import numpy as np
 
 from nlpguard.taxonomy import task_labels
 from nlpguard.training import train
-from nlpguard.training.document_folds import _group_of, fold_thresholds
+from nlpguard.training.document_folds import fold_thresholds, policy_group
 from nlpguard.training.evaluation import gold_matrix
 from nlpguard.training.metrics import label_metrics
 
@@ -57,7 +57,7 @@ def main() -> None:
     predicted, now, before = [], [], []
     for k, fold in enumerate(folds):
         thresholds = fold_thresholds(folds, k, labels, config.target_precision)
-        policies = {_group_of(document) for document, _ in fold.scanned}
+        policies = {policy_group(document) for document, _ in fold.scanned}
         rows = [i for i, example in enumerate(fold.held_out) if example.group in policies]
         predicted.append(fold.scores[rows] >= np.array([thresholds[label] for label in labels]))
         now.append(gold_matrix([fold.held_out[i] for i in rows], labels).astype(bool))

@@ -27,7 +27,7 @@ from ..runtime.scoring import TextScores, score_texts
 Document = tuple[str, str, list[Example]]  # (document id, text, its labelled clauses), as real_documents gives
 
 
-def _group_of(document: Document) -> str | None:
+def policy_group(document: Document) -> str | None:
     """The ``group`` of a whole policy's clauses (None for a policy without labelled clauses)."""
     clauses = document[2]
     return clauses[0].group if clauses else None
@@ -46,7 +46,7 @@ def deal_documents(examples: list[Example], k: int, evaluation: list[Document], 
     if len(groups) < k:
         raise ValueError(f"real-document folds need at least {k} labelled documents, the overlay has {len(groups)}")
     folds: list[set[str]] = [set() for _ in range(k)]
-    policies = [group for group in map(_group_of, evaluation) if group]
+    policies = [group for group in map(policy_group, evaluation) if group]
     for number, group in enumerate(policies):
         folds[number % k].add(group)
     for group in groups:
@@ -83,7 +83,7 @@ def cross_fit(real: list[Example], evaluation: list[Document], folds: list[set[s
         rest = [e for e in real if (e.group or e.id) not in groups]
         copies = near_copies([e.text for e in rest], [e.text for e in held])
         train = [e for e, copy in zip(rest, copies) if not copy]
-        policies = [d for d in evaluation if _group_of(d) in groups]
+        policies = [d for d in evaluation if policy_group(d) in groups]
         log(f"real-document fold {number}/{len(folds)}: {len(groups)} documents ({len(held)} clauses, "
             f"{len(policies)} whole policies) held out; training on {len(train)} real clauses "
             f"({int(copies.sum())} near-copies of held-out clauses left out)")
@@ -131,7 +131,7 @@ def cross_fitted_metrics(results: list[DocumentFold], labels: list[str], target_
     for k, result in enumerate(results):
         thresholds = fold_thresholds(results, k, labels, target_precision)
         cut = np.array([thresholds[label] for label in labels])
-        policies = {_group_of(document) for document, _ in result.scanned}
+        policies = {policy_group(document) for document, _ in result.scanned}
         offset = sum(len(g) for g in golds)
         policy_rows += [offset + i for i, e in enumerate(result.held_out) if e.group in policies]
         golds.append(gold_matrix(result.held_out, labels))
