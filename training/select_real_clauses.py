@@ -41,15 +41,19 @@ from nlpguard.text.normalize import normalize_text
 OVERLAY = Path("data/real_clauses")
 KEYWORDS = {
     "bundled_consent": ("视为同意", "视为您同意", "视为您已同意", "即表示您同意", "即视为", "继续使用", "默认勾选",
-                        "一并同意", "营销", "推送", "个性化推荐", "广告"),
+                        "一并同意", "营销", "推送", "个性化推荐", "广告",
+                        # cues of the conventions the second pass on the 30 policies settled (data/README.md)
+                        "关联公司", "合作伙伴", "合作方", "去标识化", "商业化", "下载、安装", "您同意我们", "请您了解并同意"),
     "excessive_collection": ("通讯录", "通话记录", "短信", "相册", "精确位置", "地理位置", "应用列表", "安装列表",
                              "包括但不限于", "IMEI", "MAC地址", "设备标识", "SDK", "剪切板", "传感器"),
     "contact_disclosure": ("紧急联系人", "催收", "其他机构", "公开披露", "公示", "逾期", "违约信息", "不良信息",
-                           "信用信息", "曝光", "公开您的", "向社会公开", "通报", "联系您的亲友", "联系您的家人", "失信"),
+                           "信用信息", "曝光", "公开您的", "向社会公开", "通报", "联系您的亲友", "联系您的家人", "失信",
+                           "认为合适", "认为必要", "违反"),
     "irrevocable_consent": ("不可撤销", "不可撤回", "不得撤回", "无法撤回", "永久", "无法删除", "不能删除", "无法更改",
                             "不可更改", "仍将保留", "继续保留", "继续使用您的", "独立于", "继续有效", "不影响本授权",
                             "无法注销", "不支持注销"),
-    "unilateral_terms": ("有权", "随时", "修改", "变更", "解释权", "终止", "暂停", "冻结", "单方", "自行决定", "恕不另行通知"),
+    "unilateral_terms": ("有权", "随时", "修改", "变更", "解释权", "终止", "暂停", "冻结", "单方", "自行决定", "恕不另行通知",
+                         "收回", "自行判断", "认为有必要"),
     "liability_waiver": ("不承担", "免责", "责任", "管辖", "仲裁", "概不", "损失", "不保证", "自行承担", "风险"),
 }
 CUES = ("keyword", "model", "neighbour")
@@ -119,7 +123,7 @@ def already_labelled(candidates: list[Example], labelled: set[str]) -> list[bool
 def mine(clauses: list[Example], root: Path, per_label: int, per_doc: int, random_count: int,
          seed: int, wanted: list[str] | None = None) -> tuple[list[Example], dict[str, Counter]]:
     """Candidates per label from three cues; returns them and, per label, how many each cue found."""
-    labelled = set(_overlay(OVERLAY))
+    labelled = set(_overlay(OVERLAY)) | set(_overlay(OVERLAY / "held_back"))  # held-back rounds are labelled too
     held_out = [c.text for c in clauses if real_clause_split(c) != "train"]
     pool = [c for c in clauses if real_clause_split(c) == "train"]
     pool = [c for c, done in zip(pool, already_labelled(pool, labelled)) if not done]
