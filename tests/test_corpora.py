@@ -145,3 +145,14 @@ def test_mining_skips_a_clause_labelled_under_an_id_whose_boundaries_moved():
            "ca4p-0731:6800-6900"]
     candidates = [Example(clause_id, "text", []) for clause_id in ids]
     assert already_labelled(candidates, labelled) == [True, False, False, True, False, False]
+
+
+def test_mining_counts_held_back_rounds_as_labelled(tmp_path):
+    """Held-back rounds are outside what training reads but labelled all the same: mining must not pick them again."""
+    from training.select_real_clauses import labelled_ids
+
+    (tmp_path / "held_back").mkdir()
+    (tmp_path / "labels_1.jsonl").write_text('{"id": "capp-rw_1-0001", "labels": []}\n', encoding="utf-8")
+    (tmp_path / "held_back" / "labels_2.jsonl").write_text('{"id": "ca4p-0731:10-20", "labels": ["liability_waiver"]}\n',
+                                                          encoding="utf-8")
+    assert labelled_ids(tmp_path) == {"capp-rw_1-0001", "ca4p-0731:10-20"}

@@ -104,6 +104,12 @@ def _span(clause_id: str) -> tuple[str, int, int] | None:
     return document, start, end
 
 
+def labelled_ids(overlay: Path) -> set[str]:
+    """Ids of every labelled real clause: the overlay's ``labels_*.jsonl`` and its held-back rounds
+    (``held_back/``), which training does not read but which must not be mined and labelled again."""
+    return set(_overlay(overlay)) | set(_overlay(overlay / "held_back"))
+
+
 def already_labelled(candidates: list[Example], labelled: set[str]) -> list[bool]:
     """Whether each candidate is labelled already: the same id, or (ca4p) a labelled span of its document
     covering more than half of the shorter of the two — the clause splitter has moved boundaries by a
@@ -123,7 +129,7 @@ def already_labelled(candidates: list[Example], labelled: set[str]) -> list[bool
 def mine(clauses: list[Example], root: Path, per_label: int, per_doc: int, random_count: int,
          seed: int, wanted: list[str] | None = None) -> tuple[list[Example], dict[str, Counter]]:
     """Candidates per label from three cues; returns them and, per label, how many each cue found."""
-    labelled = set(_overlay(OVERLAY)) | set(_overlay(OVERLAY / "held_back"))  # held-back rounds are labelled too
+    labelled = labelled_ids(OVERLAY)
     held_out = [c.text for c in clauses if real_clause_split(c) != "train"]
     pool = [c for c in clauses if real_clause_split(c) == "train"]
     pool = [c for c, done in zip(pool, already_labelled(pool, labelled)) if not done]
