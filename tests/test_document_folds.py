@@ -175,6 +175,7 @@ def test_several_deals_pool_their_held_out_scores_for_the_thresholds_and_report_
     ({"task": "clauses", "real_document_folds": 3, "writer_folds": 3}, "choose writer_folds or real_document_folds"),
     ({"task": "clauses", "real_document_repeats": 2}, "above 1 only with real_document_folds"),
     ({"task": "clauses", "real_document_folds": 3, "real_document_repeats": 0}, "at least 1"),
+    ({"task": "messages", "balance_authored_rate": True}, "task 'messages' has none"),
 ])
 def test_bad_real_document_fold_settings_are_refused(settings, message):
     with pytest.raises(ValueError, match=message):
@@ -203,3 +204,43 @@ def test_an_overlay_without_whole_policies_is_still_cross_fitted_clause_by_claus
     assert metrics["real_cross_fit"]["all_real_clauses"]["n"] == 28
     assert "real_evidence_test" not in metrics and "real_clauses_test" not in metrics
     assert set(metrics["real_cross_fit"]["mean_over_deals"]) == {"all_real_macro_f1"}
+
+
+def test_balanced_weights_put_the_authored_clauses_at_the_real_positive_rate():
+    """Authored clauses (lending, half positive) weighted per label so that their positive rate is the real
+    clauses' (app policies, rarely positive): what only the authored domain says then predicts no label."""
+    from nlpguard.training.train import sample_weights
+
+    def clause(n, labels):
+        return Example(f"c{n}", f"clause {n}", labels)
+
+    authored = [clause(n, ["excessive_collection"] if n < 6 else []) for n in range(10)]                 # 6 / 10
+    real = [clause(100 + n, ["excessive_collection"] if n < 2 else ["liability_waiver"] if n < 5 else []) for n in range(20)]
+    config = TrainConfig(task="clauses", data="d", output="o", real_clause_weight=3.0, balance_authored_rate=True)
+    weights = sample_weights(config, authored, real, LABELS)
+    assert weights.shape == (30, len(LABELS))
+    k = LABELS.index("excessive_collection")
+    positive = weights[:6, k].sum() / weights[:10, k].sum()
+    assert positive == pytest.approx(2 / 20)                                  # the real rate, not 0.6
+    assert (weights[:6, k] == 1.0).all() and (weights[10:] == 3.0).all()      # positives and real clauses unchanged
+    assert (weights[:10, LABELS.index("liability_waiver")] == 1.0).all()     # no authored positive: left as is
+    plain = sample_weights(TrainConfig(task="clauses", data="d", output="o", real_clause_weight=3.0), authored, real, LABELS)
+    np.testing.assert_array_equal(plain, [1.0] * 10 + [3.0] * 20)
+
+
+def test_baseline_takes_one_weight_per_text_and_label():
+    texts = [text for text, _ in BANK]
+    targets = gold_matrix([Example(str(n), t, l) for n, (t, l) in enumerate(BANK)], LABELS)
+    ramp = np.linspace(0.5, 2, len(texts))
+    flat = TfidfLogReg(LABELS, min_df=1).fit(texts, targets, sample_weight=ramp)
+    columns = TfidfLogReg(LABELS, min_df=1).fit(texts, targets, sample_weight=np.repeat(ramp[:, None], len(LABELS), axis=1))
+    np.testing.assert_allclose(columns.coef_, flat.coef_)                      # equal columns: the per-text fit
+    plain = TfidfLogReg(LABELS, min_df=1).fit(texts, targets)
+    k, other = LABELS.index("bundled_consent"), LABELS.index("liability_waiver")
+    heavy = np.ones(targets.shape)
+    heavy[targets[:, k] == 0, k] = 20.0                                        # compliant clauses weigh more for one label
+    weighted = TfidfLogReg(LABELS, min_df=1).fit(texts, targets, sample_weight=heavy)
+    assert weighted.intercept_[k] < plain.intercept_[k]
+    np.testing.assert_allclose(weighted.coef_[other], plain.coef_[other])      # the other labels fit as before
+    with pytest.raises(ValueError, match="sample_weight must have shape"):
+        TfidfLogReg(LABELS, min_df=1).fit(texts, targets, sample_weight=np.ones(3))

@@ -110,9 +110,10 @@ def clause_probe(args, parser) -> None:
         kept = [e for e, copy in zip(rest, near_copies([e.text for e in rest], [e.text for e in fold.held_out])) if not copy]
         x = np.array([vectors[e.id] for e in authored + kept])
         y = gold_matrix(authored + kept, labels)
-        weights = np.array([1.0] * len(authored) + [config.real_clause_weight] * len(kept))
+        weights = train.sample_weights(config, authored, kept, labels)
         held = np.array([vectors[e.id] for e in fold.held_out])
-        return np.column_stack([LogisticRegression(C=args.c, max_iter=3000).fit(x, y[:, k], sample_weight=weights)
+        return np.column_stack([LogisticRegression(C=args.c, max_iter=3000)
+                                .fit(x, y[:, k], sample_weight=weights[:, k] if weights.ndim == 2 else weights)
                                 .predict_proba(held)[:, 1] for k in range(len(labels))])
 
     for deal, folds in enumerate(train.real_document_deals(config, train.model_spec(config), splits, real, lambda line: None)):

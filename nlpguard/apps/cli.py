@@ -482,6 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
                             "thresholds on all deals' held-out scores (default 1)")
     train.add_argument("--real-clause-weight", type=float,
                        help="clauses: weight of the labelled real clauses relative to authored ones (default 1)")
+    train.add_argument("--balance-authored-rate", action="store_true", default=None,
+                       help="clauses with labelled real clauses: weigh each label's authored compliant clauses so the "
+                            "authored positive rate matches the real one (domain words then predict no label)")
     train.add_argument("--max-real-fp", type=float,
                        help="with --writer-folds: cap each label's false-positive rate on real-negative dev texts")
     train.add_argument("--dedupe", action="store_true", default=None,

@@ -130,15 +130,20 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
         Args:
             texts: training texts.
             targets: 0/1 array of shape (len(texts), len(labels)).
-            sample_weight: optional per-text weights.
+            sample_weight: optional weights, one per text (shape ``(len(texts),)``) or one per text
+                and label (shape of ``targets``: column ``k`` weighs label ``k``'s regression).
 
         Raises:
-            ValueError: ``targets`` does not have one column per label, or a label has no
-                positive (or no negative) example.
+            ValueError: ``targets`` does not have one column per label, ``sample_weight`` has
+                neither shape, or a label has no positive (or no negative) example.
         """
         targets = np.asarray(targets)
         if self.labels is None or targets.ndim != 2 or targets.shape[1] != len(self.labels):
             raise ValueError(f"targets must have one column per label of {self.labels}, got shape {targets.shape}")
+        if sample_weight is not None:
+            sample_weight = np.asarray(sample_weight, dtype=np.float64)
+            if sample_weight.shape not in ((len(texts),), targets.shape):
+                raise ValueError(f"sample_weight must have shape ({len(texts)},) or {targets.shape}, got {sample_weight.shape}")
         vectorizer = self._vectorizer(self.char_ngrams, min_df=self.min_df, max_features=self.max_features)
         features = vectorizer.fit_transform(texts)
         coef = np.zeros((len(self.labels), features.shape[1]), dtype=np.float32)
@@ -148,7 +153,8 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
             if column.min() == column.max():
                 raise ValueError(f"label {label!r} has {'no' if column.max() == 0 else 'only'} positive examples in training data")
             model = LogisticRegression(C=self.c, class_weight="balanced", max_iter=2000, solver="liblinear")
-            model.fit(features, column, sample_weight=sample_weight)
+            weights = sample_weight[:, k] if sample_weight is not None and sample_weight.ndim == 2 else sample_weight
+            model.fit(features, column, sample_weight=weights)
             coef[k] = model.coef_[0]
             intercept[k] = model.intercept_[0]
         return self._fitted(vectorizer, coef, intercept)

@@ -55,7 +55,7 @@ def finetune(backbone: str, texts: list[str], targets: np.ndarray, weights: np.n
 
     Args:
         backbone: Hugging Face model name or local directory.
-        texts, targets, weights: training texts, 0/1 label matrix, per-text weights.
+        texts, targets, weights: training texts, 0/1 label matrix, weights per text (or per text and label).
         labels: label ids in column order.
         dev_score: returns dev macro-F1 of a scorer (thresholds tuned inside); drives early stopping.
         loss: ``bce`` (with per-label pos_weight = negatives/positives, capped at 10) or ``focal``.
@@ -87,14 +87,15 @@ def finetune(backbone: str, texts: list[str], targets: np.ndarray, weights: np.n
         for step, chosen in enumerate(batches, start=1):
             batch = tokenizer.pad({"input_ids": [encoded[i] for i in chosen]}, return_tensors="pt").to(device)
             y = torch.tensor(targets[chosen], dtype=torch.float32, device=device)
-            w = torch.tensor(weights[chosen], dtype=torch.float32, device=device)[:, None]
+            w = torch.tensor(weights[chosen], dtype=torch.float32, device=device)
+            w = w if w.ndim == 2 else w[:, None].expand(-1, len(labels))  # per text, or per text and label
             with autocast:
                 logits = model(**batch).logits.float()
             if loss == "focal":
                 per_item = focal_loss(logits, y)
             else:
                 per_item = torch.nn.functional.binary_cross_entropy_with_logits(logits, y, pos_weight=pos_weight, reduction="none")
-            value = (per_item * w).sum() / (w.sum() * len(labels)) / grad_accum
+            value = (per_item * w).sum() / w.sum() / grad_accum
             value.backward()
             running += value.item() * grad_accum
             if step % grad_accum == 0 or step == len(batches):

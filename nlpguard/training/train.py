@@ -57,6 +57,12 @@ class TrainConfig:
         max_real_negatives: at most this many real negatives in training (None: all).
         real_negative_weight: sample weight of the real-corpus negatives relative to authored texts.
         real_clause_weight: sample weight of the hand-labelled real clauses relative to authored clauses.
+        balance_authored_rate: clauses with labelled real clauses: weigh each label's authored compliant
+            clauses so that the authored clauses' positive rate for that label equals the real clauses'
+            (see :func:`sample_weights`). The authored clauses are lending text, about half of them
+            positive; the real ones are app policies, about one in five positive and none about loans.
+            Unweighted, lending words themselves predict abuse and a fair lending clause (KYC
+            collection with its purpose) gets flagged.
         real_clause_labels: folder of the hand-labelled real-clause overlay (clauses only), joined
             with the corpora's text when both exist; split by document. A relative path not found
             from the working directory is taken inside the repository (:func:`~nlpguard.training.data.in_repository`).
@@ -105,6 +111,7 @@ class TrainConfig:
     max_real_negatives: int | None = None
     real_negative_weight: float = 0.3
     real_clause_weight: float = 1.0
+    balance_authored_rate: bool = False
     real_clause_labels: str | None = "data/real_clauses"
     corpora: str | None = None
     aggregation: str = "max_sentence"
@@ -157,6 +164,9 @@ class TrainConfig:
             raise ValueError(f"real_document_folds cross-fits labelled real clauses: task {self.task!r} has none")
         if self.real_document_repeats < 1 or (self.real_document_repeats > 1 and not self.real_document_folds):
             raise ValueError("real_document_repeats must be at least 1, and above 1 only with real_document_folds")
+        if self.balance_authored_rate and task_info(self.task).reference != "labelled":
+            raise ValueError(f"balance_authored_rate matches the authored positive rate to labelled real clauses: "
+                             f"task {self.task!r} has none")
         if self.real_document_folds and self.writer_folds:
             raise ValueError("choose writer_folds or real_document_folds: thresholds are tuned on one kind of held-out scores")
         if self.max_real_fp is not None and not 0 <= self.max_real_fp < 1:
@@ -269,12 +279,28 @@ def reference_data(config: TrainConfig, log) -> dict[str, list[Example]]:
     return real
 
 
-def _sample_weights(config: TrainConfig, authored: int, real: int) -> np.ndarray:
-    """Weights of ``authored`` corpus texts followed by ``real`` reference texts (real SMS count
-    ``real_negative_weight`` for messages, real clauses ``real_clause_weight``)."""
+def sample_weights(config: TrainConfig, authored: list[Example], real: list[Example], labels: list[str]) -> np.ndarray:
+    """Weights of the ``authored`` corpus texts followed by the ``real`` reference texts: one per text (real SMS
+    count ``real_negative_weight`` for messages, real clauses ``real_clause_weight``), or one per text and label.
+
+    With ``config.balance_authored_rate`` and real clauses, column ``k`` gives the authored clauses compliant
+    for label ``k`` the weight ``P (1 - r) / (N r)`` (``P``, ``N``: authored positives and compliant clauses of
+    the label, ``r``: the real clauses' positive rate), so that the authored clauses are positive at the real
+    rate and what only authored text says (the lending domain) carries no label; positives and real clauses
+    keep their weights. A label without authored positives, compliant clauses or real positives keeps them too.
+    """
     negatives = task_info(config.task).reference == "negatives"
     real_weight = config.real_negative_weight if negatives else config.real_clause_weight
-    return np.array([1.0] * authored + [real_weight] * real)
+    weights = np.array([1.0] * len(authored) + [real_weight] * len(real))
+    if not (config.balance_authored_rate and real):
+        return weights
+    columns = np.repeat(weights[:, None], len(labels), axis=1)
+    authored_gold, real_rate = gold_matrix(authored, labels), gold_matrix(real, labels).mean(axis=0)
+    for k, rate in enumerate(real_rate):
+        positives, compliant = authored_gold[:, k].sum(), len(authored) - authored_gold[:, k].sum()
+        if positives and compliant and 0 < rate < 1:
+            columns[:len(authored), k] = np.where(authored_gold[:, k] == 1, 1.0, positives * (1 - rate) / (compliant * rate))
+    return columns
 
 
 def _fit(config: TrainConfig, spec: ModelSpec, train_set: list[Example], weights: np.ndarray,
@@ -333,8 +359,8 @@ def train(config: TrainConfig, log=print) -> dict:
         log(f"augmentation: {len(copies)} disguised copies of training texts")
         splits["train"] = splits["train"] + copies
     train_set = splits["train"] + real["train"]
-    weights = _sample_weights(config, len(splits["train"]), len(real["train"]))
     spec = model_spec(config)
+    weights = sample_weights(config, splits["train"], real["train"], spec.labels)
     if spec.backbone:
         log(licence_line(spec.backbone))
     dev_set = splits["dev"] + real["dev"]
@@ -367,7 +393,7 @@ def _writer_held_out(config: TrainConfig, model: Model, splits: dict[str, list[E
     folds = writer_folds(examples, config.writer_folds, tuple(config.never_held_out))
 
     def fit(train: list[Example], dev: list[Example]):
-        weights = _sample_weights(config, len(train), len(real["train"]))
+        weights = sample_weights(config, train, real["train"], model.spec.labels)
         return _fit(config, model.spec, train + real["train"], weights, dev + real["dev"], lambda line: None)[0]
 
     def predict(scorer, texts: list[str]) -> np.ndarray:
@@ -447,7 +473,7 @@ def real_document_deals(config: TrainConfig, spec: ModelSpec, splits: dict[str, 
     documents = real_documents(corpora_dir(config.corpora), in_repository(config.real_clause_labels), real["train"])
 
     def fit(real_train: list[Example]) -> Model:
-        weights = _sample_weights(config, len(splits["train"]), len(real_train))
+        weights = sample_weights(config, splits["train"], real_train, spec.labels)
         scorer = _fit(config, spec, splits["train"] + real_train, weights, splits["dev"], lambda line: None)[0]
         return Model(spec, scorer, Path(config.output))
 
