@@ -176,3 +176,32 @@ def test_cards_of_models_trained_on_other_data_make_no_debt_collection_claims(ti
     assert "authored" not in card and "Reported speech" not in card
     assert str(data) in card
     assert (output / "baseline.safetensors").stat().st_mode & 0o044 == 0o044  # readable by others, like the rest
+
+
+def test_fine_tuning_takes_one_weight_per_text_and_label(tiny_backbone):
+    """Equal weight columns train exactly as one weight per text; a label whose column is zero gets no
+    gradient from the loss, so its head stays where it started."""
+    from nlpguard.training.finetune import finetune, load_backbone
+
+    labels = ["intimidation", "privacy_disclosure", "insult"]
+    texts = [text for text, _ in TINY_MESSAGES]
+    targets = np.array([[int(label in found) for label in labels] for _, found in TINY_MESSAGES])
+    ramp = np.linspace(0.5, 2.0, len(texts))
+
+    def run(weights):
+        scorer, history = finetune(str(tiny_backbone), texts, targets, weights, labels, lambda scorer: 0.0,
+                                   epochs=1, batch_size=4, max_length=32, stride=8, log=lambda line: None)
+        return scorer.model.state_dict(), history[0]["train_loss"]
+
+    flat, flat_loss = run(ramp)
+    columns, columns_loss = run(np.repeat(ramp[:, None], len(labels), axis=1))
+    assert columns_loss == flat_loss
+    assert all(torch.allclose(flat[name], columns[name], atol=1e-6) for name in flat)
+    silenced = np.repeat(ramp[:, None], len(labels), axis=1)
+    silenced[:, 2] = 0.0
+    torch.manual_seed(0)                                          # finetune seeds the same way before loading
+    start = load_backbone(str(tiny_backbone), labels)[1].state_dict()
+    state, _ = run(silenced)
+    head = next(name for name in state if name.endswith("classifier.weight"))
+    assert not torch.allclose(flat[head][2], start[head][2], atol=1e-4)   # trained with its loss, the row moves
+    assert torch.allclose(state[head][2], start[head][2], atol=1e-5)     # without it, only weight decay touches it
