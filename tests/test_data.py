@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -74,18 +76,37 @@ def test_identical_normalised_texts_carry_identical_labels(task):
             assert labels_of.setdefault(key, set(example.labels)) == set(example.labels), example.id
 
 
-def test_messages_v2_every_writer_writes_every_label_and_dev_test_hold_source_texts_only():
-    examples = {split: read_examples(REPO / "data" / "messages" / f"{split}.jsonl", "messages")
-                for split in ("train", "dev", "test")}
+@pytest.mark.parametrize("task, writers, per_label, total, short", [("messages", 10, 50, 8000, 25), ("clauses", 6, 15, 800, 40)])
+def test_v2_every_writer_writes_every_label_and_compliant_texts(task, writers, per_label, total, short):
+    examples = {split: read_examples(REPO / "data" / task / f"{split}.jsonl", task) for split in ("train", "dev", "test")}
     v2 = [e for subset in examples.values() for e in subset
           if not e.extra.get("writer", "").startswith("v1-") and "variant_of" not in e.extra]
-    writers = {e.extra["writer"] for e in v2}
-    assert len(writers) >= 10
-    for writer in writers:
+    assert len({e.extra["writer"] for e in v2}) >= writers
+    for writer in {e.extra["writer"] for e in v2}:
         mine = [e for e in v2 if e.extra["writer"] == writer]
-        for label in task_labels("messages"):
-            assert sum(label in e.labels for e in mine) >= 50, (writer, label)
+        for label in task_labels(task):
+            assert sum(label in e.labels for e in mine) >= per_label, (writer, label)
         assert sum(not e.labels for e in mine) >= 0.35 * len(mine), writer
-    assert len(v2) >= 8000
-    assert sum(len(e.text) <= 25 for e in v2) >= 0.2 * len(v2)
-    assert all(e.source.startswith("authored") for split in ("dev", "test") for e in examples[split])
+    assert len(v2) >= total
+    assert sum(len(e.text) <= short for e in v2) >= 0.2 * len(v2)
+    # short texts are as often compliant as not: length gives no label away
+    shorts = [e for e in v2 if len(e.text) <= short]
+    assert abs(sum(not e.labels for e in shorts) / len(shorts) - sum(not e.labels for e in v2) / len(v2)) < 0.1
+    if task == "messages":  # messages keep disguised variants out of dev/test; clauses keep v1's scheme
+        assert all(e.source.startswith("authored") for split in ("dev", "test") for e in examples[split])
+
+
+def test_hold_out_writers_moves_every_source_clause_of_the_named_writers_to_test_and_none_elsewhere(tmp_path):
+    done = subprocess.run([sys.executable, "training/hold_out_writers.py", "--task", "clauses", "--writers", "cw01", "cw04",
+                           "--out", str(tmp_path)], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    folder = {split: read_examples(tmp_path / f"{split}.jsonl", "clauses") for split in ("train", "dev", "test")}
+    assert {e.extra["writer"] for e in folder["test"]} == {"cw01", "cw04"}
+    assert not any(e.extra.get("writer") in ("cw01", "cw04") for split in ("train", "dev") for e in folder[split])
+    sources = [e for split in ("train", "dev", "test") for e in read_examples(REPO / "data" / "clauses" / f"{split}.jsonl", "clauses")
+               if e.extra.get("writer") in ("cw01", "cw04") and "variant_of" not in e.extra]
+    assert sorted(e.id for e in folder["test"]) == sorted(e.id for e in sources)
+    assert json.loads((tmp_path / "held_out_writers.json").read_text()) == {"source": "data/clauses", "writers": ["cw01", "cw04"]}
+    unknown = subprocess.run([sys.executable, "training/hold_out_writers.py", "--task", "clauses", "--writers", "w04",
+                              "--out", str(tmp_path / "x")], cwd=REPO, capture_output=True, text=True)
+    assert unknown.returncode != 0 and "no texts by w04" in unknown.stderr

@@ -2,9 +2,10 @@
 
 Steps (all seeded, so the output is reproducible):
 
-1. Read every authored file of the task — for messages corpus v1 (``authoring/messages``,
-   one writer per label, kept as a writer-confounded set) and corpus v2
-   (``authoring/messages_v2``, one file per independent writer, every writer every label);
+1. Read every authored file of the task — corpus v1 (``authoring/messages``,
+   ``authoring/clauses``: one writer per label family or per file, kept as a writer-confounded
+   set) and corpus v2 (``authoring/messages_v2``, ``authoring/clauses_v2``: one file per
+   independent writer, every writer every label);
    apply the adjudicated labels of the second labelling pass (``authoring/second_pass``);
    drop texts whose normalised form repeats (identical normalised texts would otherwise be
    able to carry different labels).
@@ -15,8 +16,8 @@ Steps (all seeded, so the output is reproducible):
    positives and compliant texts (messages) so that a disguise never predicts a label, and
    keep dev/test to distinct source texts. Clauses keep their v1 scheme (variants of some
    positives and hard negatives in every split).
-4. Write the split files and ``data/stats_<task>.json`` — counts, diversity, and for messages
-   the writer × sub-type table, the short-text share, inter-annotator agreement (Cohen's κ)
+4. Write the split files and ``data/stats_<task>.json`` — counts, diversity, and for corpus v2
+   the writer × label (and sub-type) table, the short-text share, inter-annotator agreement (Cohen's κ)
    and the AUC of a surface-cue-only model — and rewrite the datasheet's tables.
 
 Usage: python training/build_corpus.py [--task messages|clauses] [--seed 13]
@@ -42,6 +43,8 @@ SPLIT_FRACTIONS = {"test": 0.15, "dev": 0.15}
 # Share of texts that get one disguised variant, by kind.
 VARIANT_RATE = {"messages": {"positive": 0.2, "compliant": 0.2}, "clauses": {"positive": 0.15, "hard_negative": 0.08}}
 SHORT = 25  # characters: a "short" message
+# The second labelling pass's files over corpus v2, per task, in authoring/second_pass/.
+SECOND_PASS = {"messages": "labels_b*.jsonl", "clauses": "clauses_b*.jsonl"}
 
 
 def adjudicated_labels() -> dict[str, list[str]]:
@@ -51,12 +54,10 @@ def adjudicated_labels() -> dict[str, list[str]]:
 
 
 def authored_files(task: str) -> list[tuple[Path, str | None]]:
-    """(file, writer) of every authored file: v1 message files are writer ``v1-<file>`` (one writer per
-    label family); v2 files (and clause files) give no writer here: v2 records carry their own."""
-    if task != "messages":
-        return [(path, None) for path in sorted((AUTHORING / task).glob("*.jsonl"))]
+    """(file, writer) of every authored file: v1 files are writer ``v1-<file>`` (one writer per label family,
+    or compliant clauses apart from abusive ones); v2 files give no writer here: v2 records carry their own."""
     return ([(path, f"v1-{path.stem}") for path in sorted((AUTHORING / task).glob("*.jsonl"))]
-            + [(path, None) for path in sorted((AUTHORING / "messages_v2").glob("*.jsonl"))])
+            + [(path, None) for path in sorted((AUTHORING / f"{task}_v2").glob("*.jsonl"))])
 
 
 def load_authored(task: str) -> tuple[list[Example], list[dict]]:
@@ -79,7 +80,7 @@ def load_authored(task: str) -> tuple[list[Example], list[dict]]:
             if writer is not None:
                 example.extra.setdefault("writer", writer)
             example.group = example.extra.get("pair") or example.id
-            v2 = path.parent.name == "messages_v2"
+            v2 = path.parent.name.endswith("_v2")
             example.source = f"authored:{path.parent.name}/{path.stem}" if v2 else f"authored:{path.stem}"
             examples.append(example)
     return examples, conflicts
@@ -144,16 +145,19 @@ def diversity(splits: dict[str, list[Example]], labels: list[str]) -> dict:
     return stats
 
 
-def v2_audit(authored: list[Example], splits: dict[str, list[Example]], labels: list[str], conflicts: list[dict]) -> dict:
-    """Writer × sub-type counts, short texts, agreement of the second pass, surface-cue AUC (v1 and v2)."""
+def v2_audit(task: str, authored: list[Example], splits: dict[str, list[Example]], labels: list[str],
+             conflicts: list[dict]) -> dict:
+    """Writer × label and sub-type counts, short texts, agreement of the second pass (``second_pass/`` files
+    :data:`SECOND_PASS` names for the task), surface-cue AUC (v1 and v2)."""
     v2 = [e for e in authored if not e.extra["writer"].startswith("v1-")]
     v1 = [e for e in authored if e.extra["writer"].startswith("v1-")]
     writers = sorted({e.extra["writer"] for e in v2})
     subtypes = Counter((st, e.extra["writer"]) for e in v2 for st in e.extra.get("subtypes", []))
     names = sorted({st for st, _ in subtypes})
     first_labels = {e.id: e.extra.get("labels_before_adjudication", e.labels) for e in v2}
-    second_labels = {r["id"]: r["labels"] for path in sorted((AUTHORING / "second_pass").glob("labels_b*.jsonl"))
+    second_labels = {r["id"]: r["labels"] for path in sorted((AUTHORING / "second_pass").glob(SECOND_PASS[task]))
                      for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
+    second_labels = {i: l for i, l in second_labels.items() if i in first_labels}
     v1_ids = {e.id for e in v1}
     v1_split = {e.id: name for name, v in splits.items() for e in v if e.id in v1_ids}
     return {
@@ -202,8 +206,8 @@ def build(task: str, seed: int) -> dict:
              "length": {"min": min(len(e.text) for e in everything), "max": max(len(e.text) for e in everything),
                         ">=150": sum(len(e.text) >= 150 for e in everything)},
              "diversity": diversity(splits, labels)}
-    if task == "messages":
-        stats["v2"] = v2_audit(authored, splits, labels, conflicts)
+    if any(not e.extra["writer"].startswith("v1-") for e in authored):
+        stats["v2"] = v2_audit(task, authored, splits, labels, conflicts)
     (ROOT / "data" / f"stats_{task}.json").write_text(json.dumps(stats, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return stats
 
@@ -235,18 +239,19 @@ def _tables(task: str, stats: dict) -> tuple[list[str], list[str]]:
     return counts, diversity
 
 
-def _writer_tables(audit: dict) -> list[str]:
-    """Markdown: texts per writer and label, sub-type × writer, agreement, surface-cue AUC."""
+def _writer_tables(task: str, audit: dict) -> list[str]:
+    """Markdown: texts per writer and label, sub-type × writer (where given), agreement, surface-cue AUC."""
     writers = list(audit["writers"])
     labels = [k for k in next(iter(audit["writers"].values())) if k not in ("texts", "compliant")]
-    lines = ["| writer | texts | compliant | " + " | ".join(f"`{l}`" for l in labels) + " |",
+    lines = [f"**{task}**", "", "| writer | texts | compliant | " + " | ".join(f"`{l}`" for l in labels) + " |",
              "|---|---|---|" + "---|" * len(labels)]
     lines += [f"| {w} | {v['texts']} | {v['compliant']} | " + " | ".join(str(v[l]) for l in labels) + " |"
               for w, v in audit["writers"].items()]
-    lines += ["", "Sub-types (`subtypes` field) per writer:", "",
-              "| sub-type | " + " | ".join(writers) + " | all |", "|---|" + "---|" * (len(writers) + 1)]
-    lines += [f"| {st} | " + " | ".join(str(row[w]) for w in writers) + f" | **{row['all']}** |"
-              for st, row in sorted(audit["subtypes"].items(), key=lambda kv: -kv[1]["all"])]
+    if audit["subtypes"]:
+        lines += ["", "Sub-types (`subtypes` field) per writer:", "",
+                  "| sub-type | " + " | ".join(writers) + " | all |", "|---|" + "---|" * (len(writers) + 1)]
+        lines += [f"| {st} | " + " | ".join(str(row[w]) for w in writers) + f" | **{row['all']}** |"
+                  for st, row in sorted(audit["subtypes"].items(), key=lambda kv: -kv[1]["all"])]
     agreement = audit["agreement"]
     if agreement:
         lines += ["", f"Second, independent labelling pass on {agreement['texts']} corpus-v2 texts (exact label-set "
@@ -276,7 +281,7 @@ def write_datasheet_tables() -> None:
             counts += c
             diversity += d
             if "v2" in stats:
-                writers += _writer_tables(stats["v2"])
+                writers += _writer_tables(task, stats["v2"])
     sheet = ROOT / "data" / "README.md"
     text = sheet.read_text(encoding="utf-8")
     for name, lines in (("counts", counts), ("diversity", diversity), ("writers", writers)):
