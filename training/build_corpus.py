@@ -156,8 +156,7 @@ def v2_audit(task: str, authored: list[Example], splits: dict[str, list[Example]
     names = sorted({st for st, _ in subtypes})
     first_labels = {e.id: e.extra.get("labels_before_adjudication", e.labels) for e in v2}
     second_labels = {r["id"]: r["labels"] for path in sorted((AUTHORING / "second_pass").glob(SECOND_PASS[task]))
-                     for r in map(json.loads, path.read_text(encoding="utf-8").splitlines())}
-    second_labels = {i: l for i, l in second_labels.items() if i in first_labels}
+                     for r in map(json.loads, path.read_text(encoding="utf-8").splitlines()) if r["id"] in first_labels}
     v1_ids = {e.id for e in v1}
     v1_split = {e.id: name for name, v in splits.items() for e in v if e.id in v1_ids}
     return {
