@@ -76,7 +76,7 @@ def test_identical_normalised_texts_carry_identical_labels(task):
             assert labels_of.setdefault(key, set(example.labels)) == set(example.labels), example.id
 
 
-@pytest.mark.parametrize("task, writers, per_label, total, short", [("messages", 10, 50, 8000, 25), ("clauses", 12, 10, 1600, 40)])
+@pytest.mark.parametrize("task, writers, per_label, total, short", [("messages", 10, 50, 8000, 25), ("clauses", 18, 10, 2400, 40)])
 def test_v2_every_writer_writes_every_label_and_compliant_texts(task, writers, per_label, total, short):
     examples = {split: read_examples(REPO / "data" / task / f"{split}.jsonl", task) for split in ("train", "dev", "test")}
     v2 = [e for subset in examples.values() for e in subset
