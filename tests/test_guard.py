@@ -81,10 +81,20 @@ def test_competent_court_scores_below_a_provider_seat_forum(guard):
     assert fair < unfair
 
 
-@pytest.mark.xfail(strict=True, reason="known limit of the n-gram baseline: a competent-court forum clause shares "
-                                       "its words with provider-seat forum clauses (README, Limits)")
 def test_competent_court_clause_is_not_flagged(guard):
     assert guard.scan("3. 因本协议产生的争议，由有管辖权的人民法院管辖。", task="clauses")["labels"] == []
+
+
+@pytest.mark.parametrize("negated, asserted, label", [
+    ("本平台不会读取您的通讯录、短信或通话记录，也不会在您逾期时联系您的亲友。",
+     "本平台将读取您的通讯录、短信和通话记录，并在您逾期时联系您的亲友。", "contact_disclosure"),
+    ("逾期后我司只与借款人本人沟通，绝不向您的家人、同事或通讯录好友透露任何欠款信息。",
+     "逾期后我司将向您的家人、同事或通讯录好友告知您的欠款信息。", "contact_disclosure"),
+    ("催收人员不得联系借款人的工作单位。", "催收人员有权联系借款人的工作单位。", "contact_disclosure"),
+])
+def test_a_negated_clause_is_not_flagged_where_its_assertion_is(guard, negated, asserted, label):
+    assert guard.scan(negated, task="clauses")["labels"] == []
+    assert label in guard.scan(asserted, task="clauses")["labels"]
 
 
 def test_string_in_one_record_out_list_in_list_out(guard):

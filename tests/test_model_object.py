@@ -12,7 +12,7 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 
 from nlpguard.errors import ModelError
 from nlpguard.runtime import registry
-from nlpguard.runtime.baseline import ARCHITECTURE as BASELINE, TfidfLogReg
+from nlpguard.runtime.baseline import ARCHITECTURE as BASELINE, VOCAB_FILE, TfidfLogReg, analyze
 from nlpguard.runtime.modeldir import Model, open_bundle
 
 from .conftest import REPO, TINY_MESSAGES
@@ -52,6 +52,32 @@ def test_baseline_save_then_load_scores_alike_and_writes_the_same_files(tiny_mod
     np.testing.assert_array_equal(again.scorer.predict_proba(PROBES), model.scorer.predict_proba(PROBES))
     for name in ("config.json", "baseline.safetensors", "baseline_vocab.json"):
         assert (saved / name).read_bytes() == (source / name).read_bytes(), name
+
+
+def test_negation_scope_reads_what_follows_a_negator_in_its_segment_as_negated():
+    text = "我们不会联系您的通讯录联系人，但会通知您本人。"
+    plain = analyze(text)
+    assert "w:通讯录" in plain and not any(feature.startswith("n") for feature in plain)
+    scoped = analyze(text, negation_scope=True)
+    assert {"w:不会", "nw:联系", "nw:通讯录", "nc:通讯录"} <= set(scoped)
+    assert "w:通讯录" not in scoped and "w:联系" not in scoped
+    assert {"w:通知", "w:本人"} <= set(scoped)  # the next segment is read as it is
+    listing = analyze("我们收集的信息包括但不限于通讯录、短信记录。", negation_scope=True)  # bare 不 negates nothing
+    assert "w:通讯录" in listing and not any(feature.startswith("n") for feature in listing)
+
+
+def test_a_negation_scope_model_saves_its_analyzer_and_loads_alike(tmp_path):
+    clauses = Model.load("baseline", "clauses")
+    assert clauses.scorer.negation_scope and not Model.load("baseline", "messages").scorer.negation_scope
+    saved = clauses.save(tmp_path / "clauses")
+    assert json.loads((saved / VOCAB_FILE).read_text(encoding="utf-8"))["analyzer"].endswith("negation_scope.v1")
+    again = Model.load(saved, "clauses")
+    probes = ["我们不会读取您的通讯录。", "我们将读取您的通讯录。"]
+    np.testing.assert_array_equal(again.scorer.predict_proba(probes), clauses.scorer.predict_proba(probes))
+    features = json.loads((saved / VOCAB_FILE).read_text(encoding="utf-8"))
+    (saved / VOCAB_FILE).write_text(json.dumps(features | {"analyzer": "acme.v9"}, ensure_ascii=False), encoding="utf-8")
+    with pytest.raises(ModelError, match="names analyzer 'acme.v9'"):
+        Model.load(saved, "clauses")
 
 
 def test_transformer_save_then_load_scores_alike(tiny_classifier, tmp_path):

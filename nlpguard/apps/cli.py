@@ -459,6 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--min-df", type=int, help="baseline: drop features seen in fewer training texts (default 2)")
     train.add_argument("--max-features", type=int, help="baseline: keep at most this many features (default 300000)")
     train.add_argument("--char-ngrams", help="baseline character n-gram sizes LOW,HIGH (default 1,3)")
+    train.add_argument("--negation-scope", action="store_true", default=None,
+                       help="baseline: read words after a negator (不会, 不得 …) in a clause segment as negated features")
     train.add_argument("--real-negative-weight", type=float, help="weight of real-corpus negatives (default 0.3)")
     train.add_argument("--max-real-negatives", type=int, help="cap on real-corpus negatives in training")
     train.add_argument("--epochs", type=int, help="transformers: passes over the training data (default 4)")

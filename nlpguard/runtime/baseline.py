@@ -41,6 +41,15 @@ _LATIN_PIECES = re.compile(r"[a-zA-Z0-9]+(?:\.\d+)?%?|.", re.S)
 # jieba's own block patterns (jieba.re_han_default, jieba.re_skip_default).
 _JIEBA_BLOCK = re.compile("([\u4E00-\u9FD5a-zA-Z0-9+#&\\._%\\-]+)")
 _JIEBA_SPACE = re.compile(r"(\r\n|\s)")
+# Negation scope (clause models): what follows one of these words, up to the end of its clause
+# segment, is read as negated. Bare 不 is not one of them: 包括但不限于, 不可撤销, 不定期 are not negations.
+NEGATORS = ("不会", "不得", "不将", "不再", "绝不", "决不", "不予", "不向", "不对", "不与", "不用于", "禁止", "严禁",
+            "无需", "不需要", "不读取", "不收集", "不透露", "不披露", "不提供", "不共享", "不联系", "不获取", "不调取",
+            "不上传", "不访问", "从不", "并不", "不要求", "不强制", "不作为", "不影响", "不以")
+_NEGATOR = re.compile("|".join(sorted(NEGATORS, key=len, reverse=True)))
+_SEGMENT_END = re.compile(r"[，。；;,！!？?\n：:]")
+# The analyser each saved vocabulary names, and whether it reads negation scope.
+ANALYZERS = {"jieba_words+bigrams+chars.v1": False, "jieba_words+bigrams+chars+negation_scope.v1": True}
 
 
 @functools.lru_cache(maxsize=1)
@@ -78,19 +87,37 @@ def segment(text: str) -> list[str]:
     return words
 
 
-def analyze(text: str, char_ngrams: tuple[int, int] = (1, 3)) -> list[str]:
-    """Features of one text: its words (``w:``), word bigrams (``b:``) and char n-grams (``c:``).
-
-    The text is normalised first (see :mod:`nlpguard.text.normalize`).
-    """
-    norm = normalize_text(text)
-    words = [w for w in segment(norm) if w.strip()]
-    features = [f"w:{w}" for w in words]
-    features += [f"b:{a}|{b}" for a, b in zip(words, words[1:])]
-    compact = norm.replace(" ", "")
+def _piece_features(piece: str, char_ngrams: tuple[int, int], prefix: str = "") -> list[str]:
+    words = [w for w in segment(piece) if w.strip()]
+    features = [f"{prefix}w:{w}" for w in words]
+    features += [f"{prefix}b:{a}|{b}" for a, b in zip(words, words[1:])]
+    compact = piece.replace(" ", "")
     low, high = char_ngrams
     for n in range(low, high + 1):
-        features += [f"c:{compact[i:i + n]}" for i in range(len(compact) - n + 1)]
+        features += [f"{prefix}c:{compact[i:i + n]}" for i in range(len(compact) - n + 1)]
+    return features
+
+
+def analyze(text: str, char_ngrams: tuple[int, int] = (1, 3), negation_scope: bool = False) -> list[str]:
+    """Features of one text: its words (``w:``), word bigrams (``b:``) and char n-grams (``c:``).
+
+    The text is normalised first (see :mod:`nlpguard.text.normalize`). With ``negation_scope`` the
+    text is read segment by segment (split at ，。；,;!?：and newlines, which are dropped); in a
+    segment holding one of :data:`NEGATORS`, the features of what follows the first one are
+    prefixed ``n`` (``nw:``, ``nb:``, ``nc:``), so "不会联系您的通讯录联系人" does not give the
+    features of "联系您的通讯录联系人".
+    """
+    norm = normalize_text(text)
+    if not negation_scope:
+        return _piece_features(norm, char_ngrams)
+    features: list[str] = []
+    for part in _SEGMENT_END.split(norm):
+        negator = _NEGATOR.search(part)
+        if negator is None:
+            features += _piece_features(part, char_ngrams)
+        else:
+            features += _piece_features(part[:negator.end()], char_ngrams)
+            features += _piece_features(part[negator.end():], char_ngrams, prefix="n")
     return features
 
 
@@ -108,21 +135,25 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
         min_df: drop features seen in fewer training texts.
         max_features: keep at most this many features (most frequent first).
         char_ngrams: smallest and largest character n-gram.
+        negation_scope: read what follows a negator as negated (see :func:`analyze`).
     """
 
     def __init__(self, labels: list[str] | None = None, c: float = 16.0, min_df: int = 2,
-                 max_features: int | None = 300_000, char_ngrams: tuple[int, int] = (1, 3)):
+                 max_features: int | None = 300_000, char_ngrams: tuple[int, int] = (1, 3),
+                 negation_scope: bool = False):
         self.labels = labels
         self.c = c
         self.min_df = min_df
         self.max_features = max_features
         self.char_ngrams = char_ngrams
+        self.negation_scope = negation_scope
 
     @staticmethod
     def _vectorizer(char_ngrams: tuple[int, int], vocabulary: dict[str, int] | None = None, min_df: int = 2,
-                    max_features: int | None = 300_000) -> TfidfVectorizer:
-        return TfidfVectorizer(analyzer=functools.partial(analyze, char_ngrams=tuple(char_ngrams)), sublinear_tf=True,
-                               min_df=min_df, max_features=max_features, vocabulary=vocabulary, dtype=np.float32)
+                    max_features: int | None = 300_000, negation_scope: bool = False) -> TfidfVectorizer:
+        return TfidfVectorizer(analyzer=functools.partial(analyze, char_ngrams=tuple(char_ngrams), negation_scope=negation_scope),
+                               sublinear_tf=True, min_df=min_df, max_features=max_features, vocabulary=vocabulary,
+                               dtype=np.float32)
 
     def fit(self, texts: list[str], targets: np.ndarray, sample_weight: np.ndarray | None = None) -> "TfidfLogReg":
         """Fit one balanced logistic regression per label on TF-IDF features; returns the estimator.
@@ -144,7 +175,8 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
             sample_weight = np.asarray(sample_weight, dtype=np.float64)
             if sample_weight.shape not in ((len(texts),), targets.shape):
                 raise ValueError(f"sample_weight must have shape ({len(texts)},) or {targets.shape}, got {sample_weight.shape}")
-        vectorizer = self._vectorizer(self.char_ngrams, min_df=self.min_df, max_features=self.max_features)
+        vectorizer = self._vectorizer(self.char_ngrams, min_df=self.min_df, max_features=self.max_features,
+                                      negation_scope=self.negation_scope)
         features = vectorizer.fit_transform(texts)
         coef = np.zeros((len(self.labels), features.shape[1]), dtype=np.float32)
         intercept = np.zeros(len(self.labels), dtype=np.float32)
@@ -178,7 +210,7 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
         columns: list[int] = []
         lengths = []
         for text in texts:
-            found = [c for c in map(column_of, analyze(text, self.char_ngrams)) if c is not None]
+            found = [c for c in map(column_of, analyze(text, self.char_ngrams, self.negation_scope)) if c is not None]
             columns.extend(found)
             lengths.append(len(found))
         rows = np.repeat(np.arange(len(texts)), lengths)
@@ -211,7 +243,8 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         vocabulary = sorted(self.vectorizer_.vocabulary_, key=self.vectorizer_.vocabulary_.get)
-        features = {"analyzer": "jieba_words+bigrams+chars.v1", "char_ngrams": list(self.char_ngrams), "vocabulary": vocabulary}
+        analyzer = next(name for name, negation in ANALYZERS.items() if negation == bool(self.negation_scope))
+        features = {"analyzer": analyzer, "char_ngrams": list(self.char_ngrams), "vocabulary": vocabulary}
         (directory / VOCAB_FILE).write_text(json.dumps(features, ensure_ascii=False), encoding="utf-8")
         save_file({"idf": self.vectorizer_.idf_.astype(np.float32), "coef": self.coef_, "intercept": self.intercept_},
                   str(directory / WEIGHTS_FILE))
@@ -229,14 +262,19 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
         directory = Path(directory)
         features = json.loads((directory / VOCAB_FILE).read_text(encoding="utf-8"))
         vocabulary, char_ngrams = features["vocabulary"], tuple(features["char_ngrams"])
+        if features.get("analyzer") not in ANALYZERS:
+            raise ModelError(f"{directory / VOCAB_FILE} names analyzer {features.get('analyzer')!r}; this nlpguard reads "
+                             f"{', '.join(ANALYZERS)}: upgrade nlpguard to load this model")
+        negation_scope = ANALYZERS[features["analyzer"]]
         tensors = load_file(str(directory / WEIGHTS_FILE))
         coef, intercept, idf = tensors["coef"], tensors["intercept"], tensors["idf"]
         labels = list(spec.labels)
         if coef.shape != (len(labels), len(vocabulary)) or idf.shape != (len(vocabulary),):
             raise ValueError(f"weights in {directory} do not match its vocabulary ({len(vocabulary)}) and labels ({len(labels)})")
-        vectorizer = cls._vectorizer(char_ngrams, vocabulary={term: i for i, term in enumerate(vocabulary)})
+        vectorizer = cls._vectorizer(char_ngrams, vocabulary={term: i for i, term in enumerate(vocabulary)},
+                                     negation_scope=negation_scope)
         vectorizer.idf_ = idf
-        return cls(labels, char_ngrams=char_ngrams)._fitted(vectorizer, coef, intercept)
+        return cls(labels, char_ngrams=char_ngrams, negation_scope=negation_scope)._fitted(vectorizer, coef, intercept)
 
     @staticmethod
     def check_runtime(directory: str | Path, spec, backend: str = "auto") -> None:

@@ -70,6 +70,8 @@ class TrainConfig:
         aggregation: ``max_sentence`` or ``whole`` (messages); clauses always ``max_clause``.
         target_precision: calibrate thresholds to this precision instead of best F1.
         c, min_df, max_features, char_ngrams: baseline settings.
+        negation_scope: baseline: read what follows a negator (不会, 不得 …) in a clause segment as
+            negated features (:func:`~nlpguard.runtime.baseline.analyze`); saved with the model.
         epochs, batch_size, learning_rate, max_length, stride, grad_accum, loss, patience:
             transformer fine-tuning settings (``loss``: ``bce`` with pos_weight, or ``focal``).
         augment: share of training texts (positives and compliant alike) that also get a
@@ -120,6 +122,7 @@ class TrainConfig:
     min_df: int = 2
     max_features: int = 300_000
     char_ngrams: tuple[int, int] = (1, 3)
+    negation_scope: bool = False
     epochs: int = 4
     batch_size: int = 32
     learning_rate: float = 5e-5
@@ -310,7 +313,8 @@ def _fit(config: TrainConfig, spec: ModelSpec, train_set: list[Example], weights
     texts = [e.text for e in train_set]
     if config.backbone == "baseline":
         scorer = baseline.TfidfLogReg(labels, c=config.c, min_df=config.min_df, max_features=config.max_features,
-                                      char_ngrams=config.char_ngrams).fit(texts, targets, sample_weight=weights)
+                                      char_ngrams=config.char_ngrams, negation_scope=config.negation_scope,
+                                      ).fit(texts, targets, sample_weight=weights)
         return scorer, []
     from .finetune import finetune
 
