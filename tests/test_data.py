@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 
@@ -110,3 +111,14 @@ def test_hold_out_writers_moves_every_source_clause_of_the_named_writers_to_test
     unknown = subprocess.run([sys.executable, "training/hold_out_writers.py", "--task", "clauses", "--writers", "w04",
                               "--out", str(tmp_path / "x")], cwd=REPO, capture_output=True, text=True)
     assert unknown.returncode != 0 and "no texts by w04" in unknown.stderr
+
+
+def test_hold_out_writers_names_the_folder_it_read_as_the_source(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for split in ("train", "dev", "test"):
+        shutil.copy(REPO / "data" / "clauses" / f"{split}.jsonl", corpus)
+    done = subprocess.run([sys.executable, "training/hold_out_writers.py", "--task", "clauses", "--writers", "cw02",
+                           "--data", str(corpus), "--out", str(tmp_path / "out")], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "out" / "held_out_writers.json").read_text()) == {"source": str(corpus), "writers": ["cw02"]}

@@ -46,7 +46,8 @@ def main() -> None:
         write_examples(out / f"{name}.jsonl", kept)
         print(f"{name}: {len(kept)} texts")
     # Model cards read this: the test split is whole writers of the project's corpus, held out.
-    (out / HELD_OUT_FILE).write_text(json.dumps({"source": f"data/{args.task}", "writers": sorted(held)}) + "\n", encoding="utf-8")
+    source = args.data or f"data/{args.task}"
+    (out / HELD_OUT_FILE).write_text(json.dumps({"source": source, "writers": sorted(held)}) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
