@@ -167,17 +167,18 @@ def real_clause_split(example: Example) -> str:
     return "test" if value < 0.15 else "dev" if value < 0.30 else "train"
 
 
-def _shingles(texts: list[str]):
-    vectorizer = HashingVectorizer(analyzer="char", ngram_range=(5, 5), binary=True, norm=None,
+def _shingles(texts: list[str], size: int = 5):
+    vectorizer = HashingVectorizer(analyzer="char", ngram_range=(size, size), binary=True, norm=None,
                                    alternate_sign=False, n_features=2**22)
     matrix = vectorizer.transform([normalize_text(t) for t in texts]).tocsr()
     matrix.data[:] = 1
     return matrix
 
 
-def _close_pairs(texts: list[str], references: list[str], level: float) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(text rows, reference rows) of the pairs with character 5-gram Jaccard >= ``level``, in blocks."""
-    mine, theirs = _shingles(texts), _shingles(references)
+def _close_pairs(texts: list[str], references: list[str], level: float,
+                 size: int = 5) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(text rows, reference rows) of the pairs with character ``size``-gram Jaccard >= ``level``, in blocks."""
+    mine, theirs = _shingles(texts, size), _shingles(references, size)
     my_sizes, their_sizes = np.asarray(mine.sum(axis=1)).ravel(), np.asarray(theirs.sum(axis=1)).ravel()
     for begin in range(0, len(texts), 2000):
         shared = (mine[begin:begin + 2000] @ theirs.T).tocoo()
@@ -195,10 +196,10 @@ def near_copies(texts: list[str], references: list[str], level: float = 0.5) -> 
     return hit
 
 
-def near_copy_pairs(texts: list[str], level: float = 0.8) -> list[tuple[int, int]]:
-    """Index pairs ``(i, j)``, ``i < j``, of ``texts`` whose normalised character 5-gram Jaccard is >= ``level``."""
+def near_copy_pairs(texts: list[str], level: float = 0.8, size: int = 5) -> list[tuple[int, int]]:
+    """Index pairs ``(i, j)``, ``i < j``, of ``texts`` whose normalised character ``size``-gram Jaccard is >= ``level``."""
     pairs: list[tuple[int, int]] = []
-    for rows, columns in _close_pairs(texts, texts, level) if texts else ():
+    for rows, columns in _close_pairs(texts, texts, level, size) if texts else ():
         pairs += [(int(i), int(j)) for i, j in zip(rows, columns) if i < j]
     return sorted(pairs)
 
