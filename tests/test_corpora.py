@@ -74,6 +74,16 @@ def test_identical_real_clause_texts_carry_identical_labels(corpora):
         assert labels_of.setdefault(key, set(example.labels)) == set(example.labels), example.id
 
 
+def test_trigram_pairs_find_boilerplate_rewritten_with_another_company_name():
+    from nlpguard.training.corpora import near_copy_pairs
+
+    texts = ["及根据微经各服务条款及声明中的相关规定，或者微经认为必要的其他情形下。",
+             "• 根据联众各服务条款及声明中的相关规定，或者联众认为必要的其他情形下。",
+             "我们将在30天内回复您的更正请求。"]
+    assert near_copy_pairs(texts, level=0.5) == []                 # 5-grams: every name breaks five of them
+    assert near_copy_pairs(texts, level=0.5, size=3) == [(0, 1)]   # 3-grams see the shared wording
+
+
 def _settled_decisions() -> list[dict]:
     """Every adjudication by wording, oldest file first (a later file's decision on a clause replaces an earlier one)."""
     return [json.loads(line) for name in ("near_copy_adjudication.jsonl", "wording_adjudication.jsonl", "template_adjudication.jsonl")
