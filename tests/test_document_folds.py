@@ -244,3 +244,30 @@ def test_baseline_takes_one_weight_per_text_and_label():
     np.testing.assert_allclose(weighted.coef_[other], plain.coef_[other])      # the other labels fit as before
     with pytest.raises(ValueError, match="sample_weight must have shape"):
         TfidfLogReg(LABELS, min_df=1).fit(texts, targets, sample_weight=np.ones(3))
+
+
+def test_a_trigram_near_copy_test_also_keeps_boilerplate_renamed_by_another_company_out_of_training(tmp_path):
+    spec = ModelSpec("clauses", LABELS, {label: 0.5 for label in LABELS}, baseline.ARCHITECTURE, aggregation="max_clause")
+    renamed = ["及根据微经各服务条款及声明中的相关规定，或者微经认为必要的其他情形下。",
+               "• 根据联众各服务条款及声明中的相关规定，或者联众认为必要的其他情形下。"]
+    real = [Example("x1", renamed[0], [], group="ca4p:0001"), Example("x2", BANK[0][0], BANK[0][1], group="ca4p:0001"),
+            Example("y1", renamed[1], [], group="ca4p:0002"), Example("y2", BANK[1][0], BANK[1][1], group="ca4p:0002")]
+    authored = [Example(f"a{i}", text, labels) for i, (text, labels) in enumerate(BANK)]
+
+    def trained_on(size: int) -> list[set[str]]:
+        seen = []
+
+        def fit(train_real: list[Example]) -> Model:
+            seen.append({e.id for e in train_real})
+            train_set = authored + train_real
+            return Model(spec, TfidfLogReg(LABELS, c=10.0, min_df=1).fit([e.text for e in train_set],
+                                                                          gold_matrix(train_set, LABELS)), tmp_path)
+
+        cross_fit(real, [], [{"ca4p:0001"}, {"ca4p:0002"}], fit, log=lambda line: None, near_copy_size=size)
+        return seen
+
+    assert trained_on(5) == [{"y1", "y2"}, {"x1", "x2"}]  # 5-grams: the renamed twin is trained on
+    assert trained_on(3) == [{"y2"}, {"x2"}]              # 3-grams: it is left out, the rest is kept
+    with pytest.raises(ValueError, match="near_copy_ngram must be a character n-gram size from 2 to 10"):
+        TrainConfig(task="clauses", data="data/clauses", output=str(tmp_path / "m"), real_document_folds=5,
+                    near_copy_ngram=1)

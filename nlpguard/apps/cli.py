@@ -482,6 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--real-document-repeats", type=int,
                        help="with --real-document-folds: deal the documents into folds this many times and tune "
                             "thresholds on all deals' held-out scores (default 1)")
+    train.add_argument("--near-copy-ngram", type=int,
+                       help="with --real-document-folds: character n-gram size of the near-copy test that keeps a "
+                            "fold's near-copies out of training (default 5; 3 also leaves out renamed boilerplate)")
     train.add_argument("--real-clause-weight", type=float,
                        help="clauses: weight of the labelled real clauses relative to authored ones (default 1)")
     train.add_argument("--balance-authored-rate", action="store_true", default=None,

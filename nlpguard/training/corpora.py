@@ -187,11 +187,11 @@ def _close_pairs(texts: list[str], references: list[str], level: float,
         yield begin + shared.row[close], shared.col[close]
 
 
-def near_copies(texts: list[str], references: list[str], level: float = 0.5) -> np.ndarray:
-    """For each text, whether some reference has character 5-gram Jaccard >= ``level`` with it (normalised)."""
+def near_copies(texts: list[str], references: list[str], level: float = 0.5, size: int = 5) -> np.ndarray:
+    """For each text, whether some reference has character ``size``-gram Jaccard >= ``level`` with it (normalised)."""
     hit = np.zeros(len(texts), dtype=bool)
     if texts and references:
-        for rows, _ in _close_pairs(texts, references, level):
+        for rows, _ in _close_pairs(texts, references, level, size):
             hit[rows] = True
     return hit
 

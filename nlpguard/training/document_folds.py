@@ -69,19 +69,20 @@ class DocumentFold:
 
 
 def cross_fit(real: list[Example], evaluation: list[Document], folds: list[set[str]],
-              fit: Callable[[list[Example]], Model], log=print) -> list[DocumentFold]:
+              fit: Callable[[list[Example]], Model], log=print, near_copy_size: int = 5) -> list[DocumentFold]:
     """Train one model per fold without the fold's documents and score them.
 
     ``fit(real_train)`` returns a model trained on the authored data plus ``real_train``: the
-    other folds' real clauses, less those with a near-copy (:func:`~nlpguard.training.corpora.near_copies`)
-    among the fold's clauses. The fold's clauses are scored as clauses; its ``evaluation``
-    policies are scanned whole, as ``nlpguard scan`` reads them.
+    other folds' real clauses, less those with a near-copy (:func:`~nlpguard.training.corpora.near_copies`:
+    character ``near_copy_size``-gram Jaccard >= 0.5; 3 also leaves out boilerplate that another
+    company rewrote with its own name) among the fold's clauses. The fold's clauses are scored as
+    clauses; its ``evaluation`` policies are scanned whole, as ``nlpguard scan`` reads them.
     """
     results = []
     for number, groups in enumerate(folds, start=1):
         held = [e for e in real if (e.group or e.id) in groups]
         rest = [e for e in real if (e.group or e.id) not in groups]
-        copies = near_copies([e.text for e in rest], [e.text for e in held])
+        copies = near_copies([e.text for e in rest], [e.text for e in held], size=near_copy_size)
         train = [e for e, copy in zip(rest, copies) if not copy]
         policies = [d for d in evaluation if policy_group(d) in groups]
         log(f"real-document fold {number}/{len(folds)}: {len(groups)} documents ({len(held)} clauses, "

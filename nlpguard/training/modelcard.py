@@ -205,7 +205,8 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
         folds = cross_fit["folds"]
         lines += ["", f"## Real clauses, cross-fitted ({len(folds)} folds of whole real documents)", "",
                   "The labelled real documents were dealt into folds; each fold was scored by a model trained on the "
-                  "authored clauses and the other folds' real clauses (near-copies of the fold's clauses left out: "
+                  "authored clauses and the other folds' real clauses (near-copies of the fold's clauses, character "
+                  f"{cross_fit.get('near_copy_ngram', 5)}-gram Jaccard >= 0.5, left out: "
                   f"{', '.join(str(f['near_copies_left_out']) for f in folds)}), at thresholds tuned on the other folds. "
                   "The shipped model trained on every real clause, so the figures below are what a policy it never saw "
                   f"would get. All {cross_fit['all_real_clauses']['n']} real clauses pooled: macro-F1 "

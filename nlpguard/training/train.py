@@ -93,6 +93,10 @@ class TrainConfig:
             ``seed + 1`` …; with ``real_document_folds``). Thresholds are tuned on the held-out scores
             of every deal — one deal's best-F1 threshold moves a lot with which documents share a
             fold — and the figures of each deal and their mean are reported.
+        near_copy_ngram: with ``real_document_folds``, the character n-gram size of the near-copy test
+            (Jaccard >= 0.5) that keeps a fold's near-copies out of its training clauses: 5 (the
+            default) leaves out copies and light rewordings; 3 also boilerplate another company
+            rewrote with its own name, a stricter measure of policies the model never saw.
         max_real_fp: raise a label's threshold until at most this share of the real-negative dev
             texts (real SMS, spam) reach it (e.g. 0.001), after tuning on held-out writers (with
             ``writer_folds``) or on dev.
@@ -136,6 +140,7 @@ class TrainConfig:
     writer_folds: int = 0
     real_document_folds: int = 0
     real_document_repeats: int = 1
+    near_copy_ngram: int = 5
     max_real_fp: float | None = None
     never_held_out: list[str] = field(default_factory=lambda: ["v1-"])
     seed: int = 0
@@ -167,6 +172,8 @@ class TrainConfig:
             raise ValueError(f"real_document_folds cross-fits labelled real clauses: task {self.task!r} has none")
         if self.real_document_repeats < 1 or (self.real_document_repeats > 1 and not self.real_document_folds):
             raise ValueError("real_document_repeats must be at least 1, and above 1 only with real_document_folds")
+        if not 2 <= self.near_copy_ngram <= 10:
+            raise ValueError(f"near_copy_ngram must be a character n-gram size from 2 to 10, got {self.near_copy_ngram}")
         if self.balance_authored_rate and task_info(self.task).reference != "labelled":
             raise ValueError(f"balance_authored_rate matches the authored positive rate to labelled real clauses: "
                              f"task {self.task!r} has none")
@@ -483,7 +490,7 @@ def real_document_deals(config: TrainConfig, spec: ModelSpec, splits: dict[str, 
 
     for deal in range(config.real_document_repeats):
         folds = deal_documents(real["train"], config.real_document_folds, documents, config.seed + deal)
-        yield cross_fit(real["train"], documents, folds, fit, log)
+        yield cross_fit(real["train"], documents, folds, fit, log, config.near_copy_ngram)
 
 
 def _real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str, list[Example]],
@@ -503,6 +510,7 @@ def _real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str
         metrics = metrics or figures
     names = [name for name in deals[0] if name != "seed"]
     metrics["real_cross_fit"]["deals"] = deals
+    metrics["real_cross_fit"]["near_copy_ngram"] = config.near_copy_ngram
     metrics["real_cross_fit"]["mean_over_deals"] = {
         name: round(float(np.mean([d[name] for d in deals])), 4) for name in names if None not in [d[name] for d in deals]}
     thresholds = final_thresholds(pooled, labels, config.target_precision)
