@@ -271,3 +271,16 @@ def test_a_trigram_near_copy_test_also_keeps_boilerplate_renamed_by_another_comp
     with pytest.raises(ValueError, match="near_copy_ngram must be a character n-gram size from 2 to 10"):
         TrainConfig(task="clauses", data="data/clauses", output=str(tmp_path / "m"), real_document_folds=5,
                     near_copy_ngram=1)
+
+
+def test_a_recall_weighted_f_beta_lowers_thresholds_and_is_refused_without_real_document_folds(tmp_path):
+    gold = np.array([[1], [1], [1], [0], [0], [0], [0], [0]])
+    scores = np.array([[0.9], [0.8], [0.3], [0.7], [0.6], [0.5], [0.4], [0.05]])
+    f1 = tune_thresholds(gold, scores, ["x"])["x"]
+    recall_first = tune_thresholds(gold, scores, ["x"], beta=2.0)["x"]
+    assert f1 == 0.8 and recall_first == 0.3  # F1 stops at two of three; F2 reaches the third positive
+    with pytest.raises(ValueError, match="other than 1 only with real_document_folds"):
+        TrainConfig(task="clauses", data="data/clauses", output=str(tmp_path / "m"), threshold_beta=1.2)
+    with pytest.raises(ValueError, match="choose threshold_beta or target_precision"):
+        TrainConfig(task="clauses", data="data/clauses", output=str(tmp_path / "m"), real_document_folds=5,
+                    threshold_beta=1.2, target_precision=0.9)

@@ -482,6 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--real-document-repeats", type=int,
                        help="with --real-document-folds: deal the documents into folds this many times and tune "
                             "thresholds on all deals' held-out scores (default 1)")
+    train.add_argument("--threshold-beta", type=float,
+                       help="with --real-document-folds: tune thresholds for the best F-beta on the held-out real "
+                            "scores (recall counts beta times as much as precision; default 1, i.e. F1)")
     train.add_argument("--near-copy-ngram", type=int,
                        help="with --real-document-folds: character n-gram size of the near-copy test that keeps a "
                             "fold's near-copies out of training (default 5; 3 also leaves out renamed boilerplate)")

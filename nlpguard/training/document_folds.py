@@ -102,25 +102,28 @@ def release_models(results: list[DocumentFold]) -> None:
         result.model = None
 
 
-def _tuned(results: list[DocumentFold], labels: list[str], target_precision: float | None) -> dict[str, float]:
+def _tuned(results: list[DocumentFold], labels: list[str], target_precision: float | None,
+           beta: float) -> dict[str, float]:
     gold = np.vstack([gold_matrix(r.held_out, labels) for r in results])
-    return tune_thresholds(gold, np.vstack([r.scores for r in results]), labels, target_precision)
+    return tune_thresholds(gold, np.vstack([r.scores for r in results]), labels, target_precision, beta=beta)
 
 
 def fold_thresholds(results: list[DocumentFold], k: int, labels: list[str],
-                    target_precision: float | None = None) -> dict[str, float]:
-    """Thresholds of fold ``k``: tuned on every other fold's held-out scores, never its own."""
-    return _tuned([r for j, r in enumerate(results) if j != k], labels, target_precision)
+                    target_precision: float | None = None, beta: float = 1.0) -> dict[str, float]:
+    """Thresholds of fold ``k``: tuned on every other fold's held-out scores, never its own (best F-``beta``,
+    or ``target_precision``; see :func:`~nlpguard.training.metrics.tune_thresholds`)."""
+    return _tuned([r for j, r in enumerate(results) if j != k], labels, target_precision, beta)
 
 
 def final_thresholds(results: list[DocumentFold], labels: list[str],
-                     target_precision: float | None = None) -> dict[str, float]:
+                     target_precision: float | None = None, beta: float = 1.0) -> dict[str, float]:
     """Thresholds for the model trained on every real clause: tuned on all folds' held-out scores."""
-    return _tuned(results, labels, target_precision)
+    return _tuned(results, labels, target_precision, beta)
 
 
-def cross_fitted_metrics(results: list[DocumentFold], labels: list[str], target_precision: float | None = None) -> dict:
-    """Held-out figures, each fold thresholded on the other folds' scores.
+def cross_fitted_metrics(results: list[DocumentFold], labels: list[str], target_precision: float | None = None,
+                         beta: float = 1.0) -> dict:
+    """Held-out figures, each fold thresholded on the other folds' scores (:func:`fold_thresholds`).
 
     Returns ``real_clauses_test`` (the whole evaluation policies' clauses pooled, with 95 %
     intervals over documents), ``real_documents_test``, ``real_evidence_test`` (the policies
@@ -130,7 +133,7 @@ def cross_fitted_metrics(results: list[DocumentFold], labels: list[str], target_
     shifted, raw, golds, groups, flagged, fold_rows = [], [], [], [], [], []
     policy_rows: list[int] = []
     for k, result in enumerate(results):
-        thresholds = fold_thresholds(results, k, labels, target_precision)
+        thresholds = fold_thresholds(results, k, labels, target_precision, beta)
         cut = np.array([thresholds[label] for label in labels])
         policies = {policy_group(document) for document, _ in result.scanned}
         offset = sum(len(g) for g in golds)

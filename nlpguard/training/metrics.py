@@ -75,12 +75,13 @@ def fold_pooled_metrics(gold: np.ndarray, shifted: np.ndarray, raw: np.ndarray, 
 
 
 def tune_thresholds(gold: np.ndarray, scores: np.ndarray, labels: list[str], target_precision: float | None = None,
-                    default: float = 0.5) -> dict[str, float]:
+                    default: float = 0.5, beta: float = 1.0) -> dict[str, float]:
     """Per-label thresholds calibrated on dev data.
 
-    By default each threshold maximises that label's F1. With ``target_precision``
-    it is the lowest threshold whose precision reaches the target (the highest
-    score if none does). Labels without positives keep ``default``.
+    By default each threshold maximises that label's F1 (with ``beta``, F-beta: recall counts
+    ``beta`` times as much as precision). With ``target_precision`` it is the lowest threshold
+    whose precision reaches the target (the highest score if none does). Labels without
+    positives keep ``default``.
     """
     thresholds = {}
     for k, label in enumerate(labels):
@@ -91,8 +92,10 @@ def tune_thresholds(gold: np.ndarray, scores: np.ndarray, labels: list[str], tar
         precision, recall, cuts = precision_recall_curve(truth, scores[:, k])
         precision, recall = precision[:-1], recall[:-1]
         if target_precision is None:
-            f1 = np.where(precision + recall > 0, 2 * precision * recall / np.maximum(precision + recall, 1e-12), 0)
-            best = int(np.argmax(f1))
+            weight = beta * beta
+            f_beta = np.where(precision + recall > 0,
+                              (1 + weight) * precision * recall / np.maximum(weight * precision + recall, 1e-12), 0)
+            best = int(np.argmax(f_beta))
         else:
             reaching = np.flatnonzero(precision >= target_precision)
             best = int(reaching[0]) if len(reaching) else len(cuts) - 1

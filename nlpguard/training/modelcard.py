@@ -157,7 +157,9 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
               f"- Reference corpora (read from `../shared/corpora` when present): train {counts.get('real_train', 0)}, "
               f"dev {counts.get('real_dev', 0)}, test {counts.get('real_test', 0)} texts "
               + f"({task_info(spec.task).reference_text}).",
-              (f"- Thresholds maximise each label's F1 on real clauses scored by models that never saw their document "
+              (f"- Thresholds maximise each label's "
+               + (f"F-beta (beta {config['threshold_beta']}: recall weighted)" if config.get("threshold_beta", 1.0) != 1.0 else "F1")
+               + f" on real clauses scored by models that never saw their document "
                f"({len(metrics['real_cross_fit']['folds'])} folds of whole real documents, cross-fitted"
                + (f"; {len(metrics['real_cross_fit']['deals'])} deals of the documents into folds, their held-out scores "
                   "pooled" if len(metrics["real_cross_fit"].get("deals", [])) > 1 else "") + ")"

@@ -97,6 +97,9 @@ class TrainConfig:
             (Jaccard >= 0.5) that keeps a fold's near-copies out of its training clauses: 5 (the
             default) leaves out copies and light rewordings; 3 also boilerplate another company
             rewrote with its own name, a stricter measure of policies the model never saw.
+        threshold_beta: with ``real_document_folds``, tune each label's threshold for the best F-beta on the
+            held-out real scores instead of F1: recall counts ``beta`` times as much as precision
+            (e.g. 1.2 for a regulator who would rather read a flag too many than miss one).
         max_real_fp: raise a label's threshold until at most this share of the real-negative dev
             texts (real SMS, spam) reach it (e.g. 0.001), after tuning on held-out writers (with
             ``writer_folds``) or on dev.
@@ -141,6 +144,7 @@ class TrainConfig:
     real_document_folds: int = 0
     real_document_repeats: int = 1
     near_copy_ngram: int = 5
+    threshold_beta: float = 1.0
     max_real_fp: float | None = None
     never_held_out: list[str] = field(default_factory=lambda: ["v1-"])
     seed: int = 0
@@ -172,6 +176,10 @@ class TrainConfig:
             raise ValueError(f"real_document_folds cross-fits labelled real clauses: task {self.task!r} has none")
         if self.real_document_repeats < 1 or (self.real_document_repeats > 1 and not self.real_document_folds):
             raise ValueError("real_document_repeats must be at least 1, and above 1 only with real_document_folds")
+        if self.threshold_beta <= 0 or (self.threshold_beta != 1.0 and not self.real_document_folds):
+            raise ValueError("threshold_beta must be positive, and other than 1 only with real_document_folds")
+        if self.threshold_beta != 1.0 and self.target_precision is not None:
+            raise ValueError("choose threshold_beta or target_precision: both set how thresholds are tuned")
         if not 2 <= self.near_copy_ngram <= 10:
             raise ValueError(f"near_copy_ngram must be a character n-gram size from 2 to 10, got {self.near_copy_ngram}")
         if self.balance_authored_rate and task_info(self.task).reference != "labelled":
@@ -500,7 +508,7 @@ def _real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str
     labels = model.spec.labels
     pooled, deals, metrics = [], [], {}
     for deal, results in enumerate(real_document_deals(config, model.spec, splits, real, log)):
-        figures = cross_fitted_metrics(results, labels, config.target_precision)
+        figures = cross_fitted_metrics(results, labels, config.target_precision, config.threshold_beta)
         headline = _headline(figures) | {"seed": config.seed + deal}
         log(f"deal {deal + 1}/{config.real_document_repeats}, cross-fitted over {len(results)} folds of real documents: "
             + ", ".join(f"{name} {value}" for name, value in headline.items() if name != "seed"))
@@ -513,7 +521,8 @@ def _real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str
     metrics["real_cross_fit"]["near_copy_ngram"] = config.near_copy_ngram
     metrics["real_cross_fit"]["mean_over_deals"] = {
         name: round(float(np.mean([d[name] for d in deals])), 4) for name in names if None not in [d[name] for d in deals]}
-    thresholds = final_thresholds(pooled, labels, config.target_precision)
+    thresholds = final_thresholds(pooled, labels, config.target_precision, config.threshold_beta)
+    metrics["real_cross_fit"]["threshold_beta"] = config.threshold_beta
     metrics["real_cross_fit"]["final_thresholds"] = thresholds
     return thresholds, metrics
 
