@@ -158,7 +158,8 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
               f"dev {counts.get('real_dev', 0)}, test {counts.get('real_test', 0)} texts "
               + f"({task_info(spec.task).reference_text}).",
               (f"- Thresholds maximise each label's "
-               + (f"F-beta (beta {config['threshold_beta']}: recall weighted)" if config.get("threshold_beta", 1.0) != 1.0 else "F1")
+               + (f"F-beta (beta {config['threshold_beta']}: recall weighted)"
+                  if config.get("threshold_beta", 1.0) != 1.0 else "F1")
                + f" on real clauses scored by models that never saw their document "
                f"({len(metrics['real_cross_fit']['folds'])} folds of whole real documents, cross-fitted"
                + (f"; {len(metrics['real_cross_fit']['deals'])} deals of the documents into folds, their held-out scores "
@@ -208,7 +209,7 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
         lines += ["", f"## Real clauses, cross-fitted ({len(folds)} folds of whole real documents)", "",
                   "The labelled real documents were dealt into folds; each fold was scored by a model trained on the "
                   "authored clauses and the other folds' real clauses (near-copies of the fold's clauses, character "
-                  f"{cross_fit.get('near_copy_ngram', 5)}-gram Jaccard >= 0.5, left out: "
+                  f"{config.get('near_copy_ngram', 5)}-gram Jaccard >= 0.5, left out: "
                   f"{', '.join(str(f['near_copies_left_out']) for f in folds)}), at thresholds tuned on the other folds. "
                   "The shipped model trained on every real clause, so the figures below are what a policy it never saw "
                   f"would get. All {cross_fit['all_real_clauses']['n']} real clauses pooled: macro-F1 "

@@ -328,8 +328,8 @@ def _fit(config: TrainConfig, spec: ModelSpec, train_set: list[Example], weights
     texts = [e.text for e in train_set]
     if config.backbone == "baseline":
         scorer = baseline.TfidfLogReg(labels, c=config.c, min_df=config.min_df, max_features=config.max_features,
-                                      char_ngrams=config.char_ngrams, negation_scope=config.negation_scope,
-                                      ).fit(texts, targets, sample_weight=weights)
+                                      char_ngrams=config.char_ngrams, negation_scope=config.negation_scope)
+        scorer.fit(texts, targets, sample_weight=weights)
         return scorer, []
     from .finetune import finetune
 
@@ -518,11 +518,9 @@ def _real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str
         metrics = metrics or figures
     names = [name for name in deals[0] if name != "seed"]
     metrics["real_cross_fit"]["deals"] = deals
-    metrics["real_cross_fit"]["near_copy_ngram"] = config.near_copy_ngram
     metrics["real_cross_fit"]["mean_over_deals"] = {
         name: round(float(np.mean([d[name] for d in deals])), 4) for name in names if None not in [d[name] for d in deals]}
     thresholds = final_thresholds(pooled, labels, config.target_precision, config.threshold_beta)
-    metrics["real_cross_fit"]["threshold_beta"] = config.threshold_beta
     metrics["real_cross_fit"]["final_thresholds"] = thresholds
     return thresholds, metrics
 
