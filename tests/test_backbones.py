@@ -266,7 +266,7 @@ def test_word_vectors_from_an_sdist_via_the_command_and_the_list(fakes, capsys):
     words, matrix = load_word_vectors(target)
     assert words == fakes["words"]
     np.testing.assert_array_equal(matrix, fakes["vectors"])
-    with pytest.raises(ModelError, match="load_word_vectors"):  # no transformer to fine-tune
+    with pytest.raises(ModelError, match="word_vectors"):  # no transformer to fine-tune, features of the baseline
         licence_record(str(target))
     assert main(["backbones", "list"]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -304,3 +304,26 @@ def test_packaging_refuses_a_model_from_a_non_commercial_backbone(trained):
                            "--name", "refused-by-test", "--task", "messages"], cwd=REPO, capture_output=True, text=True)
     assert done.returncode != 0 and "refused" in done.stderr and "m3e-small" in done.stderr
     assert not (PACKAGED_MODELS / "refused-by-test").exists()
+
+
+def test_a_baseline_trained_with_fetched_word_vectors_carries_their_table_and_licence(fakes, tiny_data, tmp_path):
+    from nlpguard import Guard
+    from nlpguard.runtime.baseline import VOCAB_FILE
+    from nlpguard.training.train import TrainConfig, train
+
+    assert main(["backbones", "fetch", "word2vec-zh", *fakes["options"]]) == 0
+    output = tmp_path / "model"
+    train(TrainConfig(task="messages", data=str(tiny_data), output=str(output), extra_negatives=[], min_df=1,
+                      c=20.0, word_vectors="word2vec-zh"), log=lambda line: None)
+    config = json.loads((output / "config.json").read_text(encoding="utf-8"))["nlpguard"]
+    assert config["backbone"]["name"] == "word2vec-zh" and config["backbone"]["licence"] == "MIT"
+    assert "word2vec-zh" in (output / "README.md").read_text(encoding="utf-8")
+    features = json.loads((output / VOCAB_FILE).read_text(encoding="utf-8"))
+    assert features["analyzer"].endswith("+word_vectors.v1")
+    assert features["word_vectors"]["words"] == fakes["words"]  # every fake vector is non-zero, all kept
+    check_shippable(output)  # MIT: may be packaged
+    scorer = Guard(str(output)).model("messages").scorer
+    table = scorer.word_vectors.vectors
+    unit = fakes["vectors"] / np.linalg.norm(fakes["vectors"], axis=1, keepdims=True)
+    np.testing.assert_allclose(table, unit, atol=1 / 127)  # int8, one scale per word
+    assert np.abs(scorer.word_coef_).sum() > 0

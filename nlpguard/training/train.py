@@ -9,6 +9,7 @@ checkpoint (a Hugging Face name or a local directory), fine-tuned by
 """
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
@@ -20,7 +21,7 @@ import numpy as np
 
 from ..runtime import baseline
 from .augment import disguise_example
-from .backbones import licence_line, licence_record
+from .backbones import licence_line, licence_record, word_vector_table
 from .corpora import corpora_dir, message_negatives, real_clause_splits, real_clauses, real_documents
 from .document_folds import DocumentFold, cross_fit, cross_fitted_metrics, deal_documents, final_thresholds, release_models
 from .crossval import cross_validate, fold_thresholds_for_final, held_out_metrics, is_held_out_writer, writer_folds
@@ -31,6 +32,7 @@ from .evaluation import document_metrics, evaluate, evidence_metrics, gold_matri
 from .metrics import bootstrap_intervals, cap_false_positives, label_metrics, tune_thresholds
 from .modelcard import write_model_card
 from ..runtime.modeldir import CONFIG_FILE, Model, ModelSpec, write_config
+from ..runtime.word_vectors import WordAverage
 from ..taxonomy import LABELS, check_task, label_info, task_info, task_labels
 
 
@@ -72,6 +74,11 @@ class TrainConfig:
         c, min_df, max_features, char_ngrams: baseline settings.
         negation_scope: baseline: read what follows a negator (不会, 不得 …) in a clause segment as
             negated features (:func:`~nlpguard.runtime.baseline.analyze`); saved with the model.
+        word_vectors: baseline: a fetched word-vector backbone (its directory, or ``word2vec-zh`` once
+            ``nlpguard backbones fetch word2vec-zh`` has put it in the default place) whose averaged vectors
+            join the n-gram features (:mod:`nlpguard.runtime.word_vectors`); the first ``max_word_vectors``
+            words (the most frequent) are saved with the model, int8, with the backbone's licence record.
+        word_vector_weight: the averaged vector's length beside the unit-length TF-IDF row.
         epochs, batch_size, learning_rate, max_length, stride, grad_accum, loss, patience:
             transformer fine-tuning settings (``loss``: ``bce`` with pos_weight, or ``focal``).
         augment: share of training texts (positives and compliant alike) that also get a
@@ -130,6 +137,9 @@ class TrainConfig:
     max_features: int = 300_000
     char_ngrams: tuple[int, int] = (1, 3)
     negation_scope: bool = False
+    word_vectors: str | None = None
+    word_vector_weight: float = 1.0
+    max_word_vectors: int = 80_000
     epochs: int = 4
     batch_size: int = 32
     learning_rate: float = 5e-5
@@ -191,11 +201,15 @@ class TrainConfig:
             raise ValueError("max_real_fp must be in [0, 1)")
         if not 0 <= self.augment <= 1:
             raise ValueError("augment must be between 0 and 1")
+        if self.word_vectors is not None and self.backbone != "baseline":
+            raise ValueError("word_vectors are features of the baseline; a transformer backbone reads its own embeddings")
         if self.loss not in ("bce", "focal"):
             raise ValueError(f"loss must be bce or focal, got {self.loss!r}")
         numbers = {"c": self.c, "real_negative_weight": self.real_negative_weight,
-                   "real_clause_weight": self.real_clause_weight, "learning_rate": self.learning_rate}
-        counts = {"min_df": self.min_df, "max_features": self.max_features, "epochs": self.epochs,
+                   "real_clause_weight": self.real_clause_weight, "learning_rate": self.learning_rate,
+                   "word_vector_weight": self.word_vector_weight}
+        counts = {"min_df": self.min_df, "max_features": self.max_features, "max_word_vectors": self.max_word_vectors,
+                  "epochs": self.epochs,
                   "batch_size": self.batch_size, "grad_accum": self.grad_accum, "patience": self.patience}
         bad = [k for k, v in numbers.items() if v <= 0] + [k for k, v in counts.items() if v < 1]
         if self.max_length < 16 or not 0 <= self.stride < self.max_length:
@@ -328,7 +342,8 @@ def _fit(config: TrainConfig, spec: ModelSpec, train_set: list[Example], weights
     texts = [e.text for e in train_set]
     if config.backbone == "baseline":
         scorer = baseline.TfidfLogReg(labels, c=config.c, min_df=config.min_df, max_features=config.max_features,
-                                      char_ngrams=config.char_ngrams, negation_scope=config.negation_scope)
+                                      char_ngrams=config.char_ngrams, negation_scope=config.negation_scope,
+                                      word_vectors=word_vector_features(config))
         scorer.fit(texts, targets, sample_weight=weights)
         return scorer, []
     from .finetune import finetune
@@ -345,6 +360,16 @@ def _fit(config: TrainConfig, spec: ModelSpec, train_set: list[Example], weights
                     seed=config.seed, log=log)
 
 
+def word_vector_features(config: TrainConfig) -> WordAverage | None:
+    """The averaged-word-vector table ``config.word_vectors`` names (read once per setting), or None."""
+    if config.word_vectors is None:
+        return None
+    return _word_vector_table(config.word_vectors, config.max_word_vectors, config.word_vector_weight)
+
+
+_word_vector_table = functools.lru_cache(maxsize=2)(word_vector_table)
+
+
 def model_spec(config: TrainConfig) -> ModelSpec:
     """The untrained model's spec: task, labels (thresholds 0.5 until calibrated), architecture, aggregation,
     label descriptions, window options and backbone licence record, as ``config`` sets them."""
@@ -353,10 +378,11 @@ def model_spec(config: TrainConfig) -> ModelSpec:
     labels = config.label_ids
     descriptions = {l: config.label_descriptions.get(l, label_info(l).definition) for l in labels}
     options = {} if config.backbone == "baseline" else {"max_length": config.max_length, "stride": config.stride}
+    words = word_vector_features(config)  # the baseline's pretrained part, whose licence the model carries
     return ModelSpec(config.task, labels, {label: 0.5 for label in labels},
                      baseline.ARCHITECTURE if config.backbone == "baseline" else TRANSFORMER,
                      aggregation=config.aggregation, label_descriptions=descriptions, options=options,
-                     backbone=licence_record(config.backbone))
+                     backbone=licence_record(config.backbone) or (words.source if words else None))
 
 
 def train(config: TrainConfig, log=print) -> dict:
