@@ -72,7 +72,7 @@ def _scanners(model: Model, root: Path) -> list[tuple[Model, dict[str, float], l
     print(f"{model.path} trained on every real clause: training its {config.real_document_folds} folds again", file=sys.stderr)
     deals = real_document_deals(config, model.spec, load_splits(config)[0], reference_data(config, print), print)
     results = next(deals)  # the first deal: the figures of metrics.json
-    return [(fold.model, fold_thresholds(results, k, model.spec.labels, config.target_precision, config.threshold_beta),
+    return [(fold.model, fold_thresholds(results, k, model.spec.labels, config.threshold_rule),
              [document for document, _ in fold.scanned]) for k, fold in enumerate(results)]
 
 

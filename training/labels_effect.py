@@ -56,7 +56,7 @@ def main() -> None:
     folds = next(train.real_document_deals(config, train.model_spec(config), splits, real, lambda line: None))
     predicted, now, before = [], [], []
     for k, fold in enumerate(folds):
-        thresholds = fold_thresholds(folds, k, labels, config.target_precision, config.threshold_beta)
+        thresholds = fold_thresholds(folds, k, labels, config.threshold_rule)
         policies = {policy_group(document) for document, _ in fold.scanned}
         rows = [i for i, example in enumerate(fold.held_out) if example.group in policies]
         predicted.append(fold.scores[rows] >= np.array([thresholds[label] for label in labels]))

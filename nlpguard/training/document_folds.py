@@ -20,7 +20,7 @@ import numpy as np
 from .corpora import near_copies
 from .data import Example, bucket
 from .evaluation import document_metrics, evidence_from_flags, gold_matrix, predict_scores, unit_flags
-from .metrics import bootstrap_intervals, fold_pooled_metrics, tune_thresholds
+from .metrics import ThresholdRule, bootstrap_intervals, fold_pooled_metrics
 from ..runtime.modeldir import Model
 from ..runtime.scoring import TextScores, score_texts
 
@@ -102,27 +102,26 @@ def release_models(results: list[DocumentFold]) -> None:
         result.model = None
 
 
-def _tuned(results: list[DocumentFold], labels: list[str], target_precision: float | None,
-           beta: float) -> dict[str, float]:
+def _tuned(results: list[DocumentFold], labels: list[str], rule: ThresholdRule) -> dict[str, float]:
     gold = np.vstack([gold_matrix(r.held_out, labels) for r in results])
-    return tune_thresholds(gold, np.vstack([r.scores for r in results]), labels, target_precision, beta=beta)
+    return rule.tune(gold, np.vstack([r.scores for r in results]), labels)
 
 
 def fold_thresholds(results: list[DocumentFold], k: int, labels: list[str],
-                    target_precision: float | None = None, beta: float = 1.0) -> dict[str, float]:
-    """Thresholds of fold ``k``: tuned on every other fold's held-out scores, never its own (best F-``beta``,
-    or ``target_precision``; see :func:`~nlpguard.training.metrics.tune_thresholds`)."""
-    return _tuned([r for j, r in enumerate(results) if j != k], labels, target_precision, beta)
+                    rule: ThresholdRule = ThresholdRule()) -> dict[str, float]:
+    """Thresholds of fold ``k``: tuned under ``rule`` (best F1 unless it says otherwise) on every other fold's
+    held-out scores, never its own."""
+    return _tuned([r for j, r in enumerate(results) if j != k], labels, rule)
 
 
 def final_thresholds(results: list[DocumentFold], labels: list[str],
-                     target_precision: float | None = None, beta: float = 1.0) -> dict[str, float]:
-    """Thresholds for the model trained on every real clause: tuned on all folds' held-out scores."""
-    return _tuned(results, labels, target_precision, beta)
+                     rule: ThresholdRule = ThresholdRule()) -> dict[str, float]:
+    """Thresholds for the model trained on every real clause: tuned under ``rule`` on all folds' held-out scores."""
+    return _tuned(results, labels, rule)
 
 
-def cross_fitted_metrics(results: list[DocumentFold], labels: list[str], target_precision: float | None = None,
-                         beta: float = 1.0) -> dict:
+def cross_fitted_metrics(results: list[DocumentFold], labels: list[str],
+                         rule: ThresholdRule = ThresholdRule()) -> dict:
     """Held-out figures, each fold thresholded on the other folds' scores (:func:`fold_thresholds`).
 
     Returns ``real_clauses_test`` (the whole evaluation policies' clauses pooled, with 95 %
@@ -133,7 +132,7 @@ def cross_fitted_metrics(results: list[DocumentFold], labels: list[str], target_
     shifted, raw, golds, groups, flagged, fold_rows = [], [], [], [], [], []
     policy_rows: list[int] = []
     for k, result in enumerate(results):
-        thresholds = fold_thresholds(results, k, labels, target_precision, beta)
+        thresholds = fold_thresholds(results, k, labels, rule)
         cut = np.array([thresholds[label] for label in labels])
         policies = {policy_group(document) for document, _ in result.scanned}
         offset = sum(len(g) for g in golds)

@@ -1,6 +1,8 @@
 """Multi-label metrics and per-label threshold calibration."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn.metrics import average_precision_score, precision_recall_curve
 
@@ -101,6 +103,19 @@ def tune_thresholds(gold: np.ndarray, scores: np.ndarray, labels: list[str], tar
             best = int(reaching[0]) if len(reaching) else len(cuts) - 1
         thresholds[label] = round(float(cuts[best]), 4)
     return thresholds
+
+
+@dataclass(frozen=True)
+class ThresholdRule:
+    """How thresholds are tuned on held-out scores: best F-``beta`` per label, or the lowest threshold reaching
+    ``target_precision`` (see :func:`tune_thresholds`)."""
+
+    target_precision: float | None = None
+    beta: float = 1.0
+
+    def tune(self, gold: np.ndarray, scores: np.ndarray, labels: list[str]) -> dict[str, float]:
+        """Per-label thresholds of ``scores`` against ``gold`` under this rule."""
+        return tune_thresholds(gold, scores, labels, self.target_precision, beta=self.beta)
 
 
 def cap_false_positives(thresholds: dict[str, float], negative_scores: np.ndarray, labels: list[str],

@@ -29,7 +29,7 @@ from .data import (REVIEW_SOURCE, SPLITS, Example, ReviewMerge, apply_reviews, d
                    in_repository, is_review_file, read_any)
 from ..errors import DataError, ModelError
 from .evaluation import document_metrics, evaluate, evidence_metrics, gold_matrix, predict_scores
-from .metrics import bootstrap_intervals, cap_false_positives, label_metrics, tune_thresholds
+from .metrics import ThresholdRule, bootstrap_intervals, cap_false_positives, label_metrics, tune_thresholds
 from .modelcard import write_model_card
 from ..runtime.modeldir import CONFIG_FILE, Model, ModelSpec, write_config
 from ..runtime.word_vectors import WordAverage
@@ -221,6 +221,11 @@ class TrainConfig:
     def sources(self) -> list[str]:
         """The data sources: ``data`` as a list."""
         return [self.data] if isinstance(self.data, str) else list(self.data)
+
+    @property
+    def threshold_rule(self) -> ThresholdRule:
+        """How real-document thresholds are tuned: ``target_precision`` or best F-``threshold_beta``."""
+        return ThresholdRule(self.target_precision, self.threshold_beta)
 
     @property
     def label_ids(self) -> list[str]:
@@ -534,7 +539,7 @@ def _real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str
     labels = model.spec.labels
     pooled, deals, metrics = [], [], {}
     for deal, results in enumerate(real_document_deals(config, model.spec, splits, real, log)):
-        figures = cross_fitted_metrics(results, labels, config.target_precision, config.threshold_beta)
+        figures = cross_fitted_metrics(results, labels, config.threshold_rule)
         headline = _headline(figures) | {"seed": config.seed + deal}
         log(f"deal {deal + 1}/{config.real_document_repeats}, cross-fitted over {len(results)} folds of real documents: "
             + ", ".join(f"{name} {value}" for name, value in headline.items() if name != "seed"))
@@ -546,7 +551,7 @@ def _real_document_cross_fit(config: TrainConfig, model: Model, splits: dict[str
     metrics["real_cross_fit"]["deals"] = deals
     metrics["real_cross_fit"]["mean_over_deals"] = {
         name: round(float(np.mean([d[name] for d in deals])), 4) for name in names if None not in [d[name] for d in deals]}
-    thresholds = final_thresholds(pooled, labels, config.target_precision, config.threshold_beta)
+    thresholds = final_thresholds(pooled, labels, config.threshold_rule)
     metrics["real_cross_fit"]["final_thresholds"] = thresholds
     return thresholds, metrics
 
