@@ -318,7 +318,7 @@ def test_a_baseline_trained_with_fetched_word_vectors_carries_their_table_and_li
     config = json.loads((output / "config.json").read_text(encoding="utf-8"))["nlpguard"]
     assert config["backbone"]["name"] == "word2vec-zh" and config["backbone"]["licence"] == "MIT"
     card = (output / "README.md").read_text(encoding="utf-8")
-    assert "licence: MIT" in card and "the mean of the text's `word2vec-zh` word vectors (the 80000 most frequent" in card
+    assert "licence: MIT" in card and "the mean of the text's `word2vec-zh` word vectors (up to the 80000 most frequent" in card
     features = json.loads((output / VOCAB_FILE).read_text(encoding="utf-8"))
     assert features["analyzer"].endswith("+word_vectors.v1")
     assert features["word_vectors"]["words"] == fakes["words"]  # every fake vector is non-zero, all kept

@@ -134,7 +134,7 @@ def write_model_card(directory: Path, spec: ModelSpec, config: dict, metrics: di
                 "nlpguard's scanner*)." if spec.architecture.startswith("nlpguard.HF") else ""), "",
              *([licence_line(spec.backbone), ""] if spec.backbone else []),
              *([f"Features: character and word n-grams (TF-IDF) and the mean of the text's `{config['word_vectors']}` "
-                f"word vectors (the {config.get('max_word_vectors')} most frequent words, int8, saved in this model; "
+                f"word vectors (up to the {config.get('max_word_vectors')} most frequent words, int8, saved in this model; "
                 f"weight {config.get('word_vector_weight')}), so that words no training text used still weigh in "
                 "through the words near them.", ""] if config.get("word_vectors") else []),
              "## Intended use", "", intended, "",
